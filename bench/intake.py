@@ -1,0 +1,309 @@
+"""Benchmark of signed report intake against a bare Flask endpoint served the same way.
+
+    .venv/bin/python bench/intake.py --seconds 15 --workers 4 --clients 8
+
+Both apps run under gunicorn (same worker class and count) on 127.0.0.1; a load generator in
+another process posts for a bounded time and request count and prints requests per second and
+p50/p99 latency for each, plus the ratio. Intake uses PostgreSQL (a database `<name>_bench` next
+to --database-url, recreated each run) and a private redis-server on a free port, so nothing the
+tests or a developer use is touched. Each intake request is a fresh Standard Webhooks delivery
+(unique webhook-id, signed at send time) with a text-only report, or with one inline JPEG of
+about 20 KB with --with-image. The goal: at least half the bare throughput, p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from moderation.localservices import free_port, start_redis_server, wait_for_port  # noqa: E402
+
+
+def bare_app():  # type: ignore[no-untyped-def]
+    """The baseline: a Flask app that reads the body, parses JSON and answers 202."""
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+
+    @app.post("/api/v1/platforms/<slug>/reports")
+    def receive(slug: str):  # type: ignore[no-untyped-def]
+        json.loads(request.get_data())
+        return jsonify({"id": 1, "status": "received"}), 202
+
+    return app
+
+
+def bare_db_app():  # type: ignore[no-untyped-def]
+    """A second baseline: the bare endpoint plus one durable INSERT and COMMIT per request (what
+    any intake that acknowledges only stored reports must pay), on a plain psycopg connection."""
+    import psycopg
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare_db")
+    url = os.environ["BENCH_BARE_DB_URL"]
+    connection = psycopg.connect(url, autocommit=False)
+
+    @app.post("/api/v1/platforms/<slug>/reports")
+    def receive(slug: str):  # type: ignore[no-untyped-def]
+        raw = request.get_data()
+        json.loads(raw)
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bare_reports (body) VALUES (%s) RETURNING id", (raw,))
+            report_id = cursor.fetchone()[0]
+        connection.commit()
+        return jsonify({"id": report_id, "status": "received"}), 202
+
+    return app
+
+
+def _prepare_bare_db(database_url: str) -> str:
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS bare_reports")
+        connection.execute("CREATE TABLE bare_reports (id bigserial PRIMARY KEY, body bytea)")
+    return url
+
+
+def _bench_database(url: str) -> str:
+    from moderation.dbadmin import sibling_database
+
+    return sibling_database(url, f"{url.rpartition('/')[2]}_bench")
+
+
+def _prepare_intake(
+    database_url: str, redis_url: str, media_dir: str
+) -> tuple[str, dict[str, str]]:
+    """Fresh schema and a platform; returns its secret and the environment for gunicorn."""
+    from models import Base
+    from moderation import create_app
+    from moderation.db import db, make_engine
+    from moderation.services.platforms import create_platform
+
+    engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    env = {
+        "MODERATION_ENV": "production",
+        "MODERATION_DATABASE_URL": database_url,
+        "MODERATION_REDIS_URL": redis_url,
+        "MODERATION_SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "MODERATION_MEDIA_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "MODERATION_MEDIA_DIR": media_dir,
+        "MODERATION_RATE_LIMIT_PLATFORM": "100000000/minute",
+    }
+    app = create_app({key[len("MODERATION_") :]: value for key, value in env.items()})
+    with app.app_context():
+        creds = create_platform(db.session, "bench")
+    app.extensions["moderation.db"][0].dispose()
+    return creds.webhook_secret, env
+
+
+def _gunicorn(app_spec: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        app_spec,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--chdir",
+        str(ROOT),
+        "--pythonpath",
+        str(ROOT / "bench"),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    if not wait_for_port(port, timeout=30):
+        raise RuntimeError(f"nothing listens on port {port}")
+    return process
+
+
+def _body(with_image: bool) -> bytes:
+    body = {
+        "external_id": "bench",
+        "category": "ncii",
+        "reporter": {"kind": "user", "id": "u-1"},
+        "comment": "benchmark report",
+        "content": {
+            "url": "https://social.example/p/1",
+            "text": "look at her",
+            "posted_by": {"id": "acct-9", "handle": "someone"},
+            "context": {"chat_id": "room-1", "member_count": 2400},
+            "media": [],
+        },
+    }
+    if with_image:
+        from tests.factories import make_image
+
+        image = make_image(1, size=(320, 240))
+        body["content"]["media"] = [{"data": base64.b64encode(image).decode(), "filename": "a.jpg"}]
+    return json.dumps(body).encode()
+
+
+def _client_loop(
+    port: int,
+    secret: str | None,
+    body: bytes,
+    stop_at: float,
+    budget: int,
+    latencies: list[float],
+    statuses: dict[int, int],
+    lock: threading.Lock,
+) -> None:
+    from moderation.signatures import sign_standard
+
+    path = "/api/v1/platforms/bench/reports"
+    while time.monotonic() < stop_at:
+        with lock:
+            if len(latencies) >= budget:
+                return
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            msg_id, stamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+            headers.update(
+                {
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": str(stamp),
+                    "webhook-signature": sign_standard(secret, msg_id, stamp, body),
+                }
+            )
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        elapsed = time.perf_counter() - started
+        with lock:
+            latencies.append(elapsed)
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+
+
+def _load(args: tuple) -> dict:
+    """Run in a separate process: `clients` threads against one server, bounded in time/count."""
+    port, secret, body, seconds, clients, budget = args
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    started = time.monotonic()
+    stop_at = started + seconds
+    threads = [
+        threading.Thread(
+            target=_client_loop,
+            args=(port, secret, body, stop_at, budget, latencies, statuses, lock),
+        )
+        for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - started
+    latencies.sort()
+
+    def percentile(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        )
+
+    return {
+        "requests": len(latencies),
+        "seconds": round(wall, 2),
+        "rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(0.50), 2),
+        "p99_ms": round(percentile(0.99), 2),
+        "statuses": statuses,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--with-image", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "MODERATION_BENCH_DATABASE_URL",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/mq_intake",
+        ),
+    )
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="bench-intake-")
+    redis, redis_port = start_redis_server(workdir)
+    servers: list[subprocess.Popen] = []
+    try:
+        database_url = _bench_database(args.database_url)
+        secret, env = _prepare_intake(
+            database_url, f"redis://127.0.0.1:{redis_port}/0", f"{workdir}/media"
+        )
+        body = _body(args.with_image)
+        bare_port, bare_db_port, intake_port = free_port(), free_port(), free_port()
+        servers.append(_gunicorn("intake:bare_app()", bare_port, args.workers, {}))
+        bare_db_env = {"BENCH_BARE_DB_URL": _prepare_bare_db(database_url)}
+        servers.append(_gunicorn("intake:bare_db_app()", bare_db_port, args.workers, bare_db_env))
+        servers.append(_gunicorn("moderation.wsgi:app", intake_port, args.workers, env))
+        context = multiprocessing.get_context("spawn")
+        results = {}
+        with context.Pool(1) as pool:
+            for name, port, key in (
+                ("bare", bare_port, None),
+                ("bare_db", bare_db_port, None),
+                ("intake", intake_port, secret),
+            ):
+                pool.apply(
+                    _load, ((port, key, body, 2.0, args.clients, args.max_requests),)
+                )  # warm up
+                results[name] = pool.apply(
+                    _load, ((port, key, body, args.seconds, args.clients, args.max_requests),)
+                )
+        ratio = results["intake"]["rps"] / results["bare"]["rps"] if results["bare"]["rps"] else 0.0
+        bare_db = results["bare_db"]["rps"]
+        ratio_db = results["intake"]["rps"] / bare_db if bare_db else 0.0
+        summary = {
+            "body_bytes": len(body),
+            "workers": args.workers,
+            "clients": args.clients,
+            "bare": results["bare"],
+            "intake": results["intake"],
+            "bare_db": results["bare_db"],
+            "throughput_ratio": round(ratio, 3),
+            "throughput_ratio_vs_bare_db": round(ratio_db, 3),
+            "goal_met": ratio >= 0.5 and results["intake"]["p99_ms"] < 50,
+        }
+        print(json.dumps(summary, indent=2))
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+        redis.terminate()
+        redis.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

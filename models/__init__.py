@@ -1,0 +1,49 @@
+"""SQLAlchemy models, one module per aggregate, re-exported here."""
+
+from models.audit import GENESIS_HASH, AuditEvent
+from models.bank import ActionHint, Bank, BankEntry, BankKind, EntryStatus, SignalType
+from models.base import Base, utcnow
+from models.cluster import Cluster
+from models.decision import Decision, DecisionState
+from models.platform import Platform, PlatformKind, WebhookDelivery
+from models.receipt import PortalReceipt, SealedContact
+from models.report import Media, MediaHash, MediaKind, MediaState, Report, ReportStatus, Signal
+from models.review import ExposureDay, MediaReveal, ReviewClaim, ReviewPreferences
+from models.user import Invitation, RecoveryCode, Role, User, UserSession
+
+__all__ = [
+    "GENESIS_HASH",
+    "ActionHint",
+    "AuditEvent",
+    "Bank",
+    "BankEntry",
+    "BankKind",
+    "Base",
+    "Cluster",
+    "Decision",
+    "DecisionState",
+    "EntryStatus",
+    "ExposureDay",
+    "Invitation",
+    "Media",
+    "MediaHash",
+    "MediaKind",
+    "MediaReveal",
+    "MediaState",
+    "Platform",
+    "PlatformKind",
+    "PortalReceipt",
+    "RecoveryCode",
+    "Report",
+    "ReportStatus",
+    "ReviewClaim",
+    "ReviewPreferences",
+    "Role",
+    "SealedContact",
+    "Signal",
+    "SignalType",
+    "User",
+    "UserSession",
+    "WebhookDelivery",
+    "utcnow",
+]

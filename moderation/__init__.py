@@ -1,0 +1,70 @@
+"""The moderation queue's Flask application: `create_app()` wires config, extensions, blueprints,
+error handlers and the CLI, and does nothing else (no connections, no migrations, no models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from pathlib import Path
+
+    from moderation.config import load_config
+    from moderation.db import db
+    from moderation.errors import register_error_handlers
+    from moderation.extensions import csrf, login_manager
+    from moderation.i18n import init_i18n
+    from moderation.limits import init_limiter
+    from moderation.security import register_security_headers
+
+    root = Path(__file__).resolve().parent.parent
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+    )
+    load_config(app, test_config)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    init_i18n(app)
+    init_limiter(app)
+
+    from moderation.views import api, auth, queue
+
+    app.register_blueprint(auth.bp)
+    from moderation.views import account, admin_users
+
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin_users.bp)
+    app.register_blueprint(queue.bp)
+    from moderation.views import dashboard, review
+
+    app.register_blueprint(review.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(api.bp)
+    # The API authenticates by signature or bearer token, not cookies: CSRF does not apply.
+    csrf.exempt(api.bp)
+    from moderation import openapi
+    from moderation.views import public
+
+    app.register_blueprint(openapi.bp)
+    # The public report portal (no login) stays CSRF-protected like every other page.
+    app.register_blueprint(public.bp)
+    from moderation.views import banks
+
+    app.register_blueprint(banks.bp)
+
+    register_error_handlers(app)
+    register_security_headers(app)
+
+    from moderation.cli import register_cli
+
+    register_cli(app)
+    return app

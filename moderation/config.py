@@ -1,0 +1,197 @@
+"""Configuration in layers: these defaults, the instance file, `MODERATION_*` environment, tests.
+
+Development generates missing secrets once and keeps them in the instance folder so `make demo`
+works on a laptop; production refuses to start without real ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run safely (e.g. production without secrets)."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "DATABASE_URL": None,  # default: SQLite file in the instance folder
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SECRET_KEY": None,
+    "MEDIA_DIR": None,  # default: <instance>/media
+    "MEDIA_KEY": None,  # base64 of 32 bytes: the key-encryption key for media at rest
+    "SMTP_URL": None,
+    "BASE_URL": "http://127.0.0.1:5000",
+    # Intake limits
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "MAX_MEDIA_PER_REPORT": 20,
+    "MAX_MEDIA_BYTES": 50 * 1024 * 1024,
+    "WEBHOOK_TOLERANCE_SECONDS": 300,
+    # Image decoding limits (decompression bombs, animated files)
+    "IMAGE_MAX_PIXELS": 50_000_000,
+    "IMAGE_MAX_FRAMES": 200,
+    # Media by URL (see moderation/fetching): hosts exempt from the address check, for testing.
+    "MEDIA_FETCH_ALLOW_HOSTS": "",
+    "MEDIA_FETCH_MAX_BYTES": 50 * 1024 * 1024,
+    "MEDIA_FETCH_TIMEOUT": 30,
+    "MEDIA_FETCH_MAX_ATTEMPTS": 3,
+    # Rate limits (Flask-Limiter on Redis); see moderation/limits.py.
+    "RATELIMIT_ENABLED": True,
+    "RATE_LIMIT_PLATFORM": "600/minute",  # per platform slug, webhook routes together
+    "RATE_LIMIT_STATUS": "1200/minute",  # per platform slug, status look-ups
+    "RATE_LIMIT_PUBLIC_REPORT": "10/hour",  # per address, portal submissions
+    "RATE_LIMIT_RECEIPT_CHECK_ADDRESS": "30/hour",  # per address, portal status checks
+    "RATE_LIMIT_RECEIPT_CHECK": "10/hour",  # per receipt number, portal status checks
+    # Public report portal (victims and support organisations).
+    "PORTAL_PLATFORM_SLUG": "portal",
+    "PORTAL_MAX_UPLOADS": 5,
+    "PORTAL_MAX_UPLOAD_BYTES": 25 * 1024 * 1024,
+    "PORTAL_MAX_LINKS": 10,
+    # Mastodon: keep the reporter's email and IP history (encrypted) only if the operator opts in.
+    "MASTODON_KEEP_REPORTER_PII": False,
+    # Outbox: reports still pending this long are re-enqueued by the sweeper.
+    "SWEEP_PENDING_AFTER_SECONDS": 120,
+    "TRIAGE_STALE_AFTER_SECONDS": 900,
+    # Triage attempts (claims) after which a report's pending media are failed, not retried.
+    "TRIAGE_MAX_ATTEMPTS": 3,
+    "CRON_SWEEP_INTERVAL_SECONDS": 60,
+    # Audit events are sealed into the hash chain by this periodic job (seconds between runs).
+    "CRON_AUDIT_SEAL_INTERVAL_SECONDS": 5,
+    # Priority weights: see moderation/policy.py for what each means.
+    "PRIORITY_WEIGHTS": {},
+    # Triage (moderation/services/triage.py). Classifier: a model name from the ONNX registry
+    # ("" turns classification off); extra manifest folders, os.pathsep-separated.
+    "CLASSIFIER_MODEL": "nudenet-320n",
+    "CLASSIFIER_MANIFEST_DIRS": "",
+    "VIDEO_MAX_BYTES": 200 * 1024 * 1024,
+    "VIDEO_MAX_SECONDS": 1800,
+    "VIDEO_DEADLINE_SECONDS": 120,
+    "VIDEO_CLASSIFIER_FRAMES": 8,
+    # Clusters: the media-to-media PDQ index (default <instance>/media-pdq-index/<db key>).
+    "MEDIA_INDEX_DIR": None,
+    "CLUSTER_PDQ_DISTANCE": 31,
+    "MEDIA_MATCH_MIN_QUALITY": 50,
+    "VIDEO_MATCH_MIN_SHARE": 0.7,
+    # Hash banks' PDQ index (see moderation/services/bank_index.py).
+    "BANK_INDEX_DIR": None,  # default: <instance>/pdq-index
+    "BANK_INDEX_REFRESH_SECONDS": 30,
+    "BANK_INDEX_COMPACT_AT": 50_000,
+    "BANK_INDEX_REBUILD_SECONDS": 6 * 3600,
+    "CRON_BANK_INDEX_INTERVAL_SECONDS": 300,
+    # Review (see moderation/services/review.py, decisions.py, wellness.py).
+    # SLA target per category in hours; "default" covers categories not listed.
+    "SLA_HOURS": {
+        "csam_suspected": 4,
+        "ncii": 24,
+        "synthetic_sexual": 24,
+        "doxxing": 24,
+        "incitement": 24,
+        "sexual_harassment": 48,
+        "default": 72,
+    },
+    "CLAIM_MINUTES": 5,
+    "UNDO_SECONDS": 10,
+    "REVEAL_MINUTES": 10,
+    "WELLNESS_DAILY_REVEALS": 60,
+    "WELLNESS_DAILY_EXPOSURE_MINUTES": 90,
+    "WELLNESS_BREAK_MINUTES": 15,
+    "CRON_FINALIZE_INTERVAL_SECONDS": 10,
+    # Sessions
+    "SESSION_IDLE_MINUTES": 480,
+    # Sign-in throttling (Flask-Limiter syntax): per client address, and per account.
+    "LOGIN_LIMIT_PER_ADDRESS": "5 per minute",
+    "LOGIN_LIMIT_PER_ACCOUNT": "10 per hour",
+    "INVITE_TTL_HOURS": 72,
+    "TOTP_ISSUER": "Moderation queue",
+    # Roles that may know suspected-CSAM reports exist (see moderation/permissions.py).
+    "CSAM_ROLES": ("senior", "admin"),
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "PREFERRED_URL_SCHEME": "https",
+}
+
+# Keys generated for development and kept in <instance>/dev-secrets.json.
+_GENERATED_SECRETS = ("SECRET_KEY", "MEDIA_KEY")
+
+
+def _generate(name: str) -> str:
+    if name == "MEDIA_KEY":
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(48)
+
+
+def _dev_secrets(instance_path: Path) -> dict[str, str]:
+    """Load or create development secrets; created once so media stays decryptable."""
+    path = instance_path / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    missing = [k for k in _GENERATED_SECRETS if k not in stored]
+    if missing:
+        for key in missing:
+            stored[key] = _generate(key)
+        instance_path.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+        os.replace(tmp, path)
+    return stored
+
+
+def decode_media_key(value: str) -> bytes:
+    """The media key-encryption key as 32 raw bytes; raises ConfigurationError otherwise."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError("MEDIA_KEY must be base64 of 32 random bytes") from exc
+    if len(raw) != 32:
+        raise ConfigurationError("MEDIA_KEY must be base64 of exactly 32 bytes")
+    return raw
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill `app.config` from every layer and check it; raises ConfigurationError."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(prefix="MODERATION")
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    instance = Path(app.instance_path)
+    env = app.config["ENV"]
+    if env not in ("development", "production"):
+        raise ConfigurationError("MODERATION_ENV must be 'development' or 'production'")
+
+    if env == "production":
+        for key in _GENERATED_SECRETS:
+            if not app.config.get(key):
+                raise ConfigurationError(f"production needs MODERATION_{key}")
+        if len(str(app.config["SECRET_KEY"])) < 32:
+            raise ConfigurationError("MODERATION_SECRET_KEY must be at least 32 characters")
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    else:
+        missing = [k for k in _GENERATED_SECRETS if not app.config.get(k)]
+        if missing:
+            generated = _dev_secrets(instance)
+            for key in missing:
+                app.config[key] = generated[key]
+
+    decode_media_key(app.config["MEDIA_KEY"])
+    if not app.config["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'moderation.sqlite3'}"
+    if not app.config["MEDIA_DIR"]:
+        app.config["MEDIA_DIR"] = str(instance / "media")
+    if not app.config["BANK_INDEX_DIR"]:
+        app.config["BANK_INDEX_DIR"] = str(instance / "pdq-index")

@@ -1,0 +1,78 @@
+"""The database engine and a session per request, job or command.
+
+Plain SQLAlchemy 2 (no Flask-SQLAlchemy) so models stay free of Flask and workers can use the same
+session factory. Nothing connects until the first query.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web server read while a worker writes; busy_timeout waits instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def _drop_if_server_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool checkout hook: raise DisconnectionError (the pool discards the connection and checks
+    out another, up to three times) if the server has closed this idle pooled connection.
+
+    An idle connection in the pool has nothing to read; anything readable is the server's EOF
+    or a FATAL notice before it hangs up. A spurious hit only costs one reconnect.
+    """
+    if dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]:
+        raise DisconnectionError("the server closed this pooled connection")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, with SQLite tuned for one web process and a few workers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    # No pool_pre_ping: its SELECT 1 cost a round trip on every checkout (every request). A
+    # connection the server has closed (restart, idle kill, terminated backend) has its EOF or
+    # FATAL message waiting on the socket, so a zero-timeout poll finds it without a round trip
+    # and the pool replaces it. pool_recycle bounds how long a connection can sit unnoticed
+    # behind a middlebox that drops it silently.
+    engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    event.listen(engine, "checkout", _drop_if_server_closed)
+    return engine
+
+
+class Database:
+    """Binds an engine and a scoped session to an app; `db.session` is the current session."""
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        app.extensions["moderation.db"] = (engine, scoped_session(factory))
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            app.extensions["moderation.db"][1].remove()
+
+    @property
+    def engine(self) -> Engine:
+        return current_app.extensions["moderation.db"][0]
+
+    @property
+    def session(self) -> Session:
+        return current_app.extensions["moderation.db"][1]()
+
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+
+db = Database()

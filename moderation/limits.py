@@ -1,0 +1,21 @@
+"""Rate limits (Flask-Limiter on Redis), shared by the API, the public report form and sign-in.
+
+Limits are declared next to the views with `limiter.limit(...)`; a 429 answer carries
+`Retry-After` and, in the API, the usual JSON error body.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
+
+
+def init_limiter(app: Flask) -> None:
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    # If Redis is down, let requests through rather than refuse all intake: the limiter protects
+    # capacity, it is not an authentication control.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)

@@ -1,0 +1,72 @@
+"""A signed-in person's own account: change the password (ends every other session) and
+replace the two-factor recovery codes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from moderation.auth import SessionUser
+from moderation.db import db
+from moderation.errors import AuthenticationError, ValidationError
+from moderation.services import signin, totp
+from moderation.services.users import change_password, get_user
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField("Repeat", validators=[DataRequired(), EqualTo("new")])
+
+
+class RecoveryForm(FlaskForm):
+    pass
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """The account page: role, unused recovery codes, links to change things."""
+    remaining = totp.unused_recovery_codes(db.session, current_user.id)
+    return render_template("auth/account.html", remaining=remaining, recovery_form=RecoveryForm())
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password() -> str | Response | tuple[str, int]:
+    """Change the password; every session of the account ends and this browser gets a new one."""
+    form = PasswordForm()
+    status = 400 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        try:
+            token = change_password(db.session, current_user.id, form.current.data, form.new.data)
+        except AuthenticationError:
+            flash(_("The current password is wrong."), "error")
+            status = 401
+        except ValidationError as error:
+            flash(error.message, "error")
+            status = 422
+        else:
+            login_user(SessionUser(get_user(db.session, current_user.id), token))
+            flash(_("Your password was changed. Other browsers were signed out."), "info")
+            return redirect(url_for("account.index"))
+    return render_template("auth/password.html", form=form), status
+
+
+@bp.post("/recovery-codes")
+@login_required
+def recovery_codes() -> str | Response:
+    """Replace the recovery codes and show the new ones once."""
+    if not RecoveryForm().validate_on_submit():
+        return redirect(url_for("account.index"))
+    codes = signin.regenerate_recovery_codes(db.session, current_user.id)
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, next_url=url_for("account.index")
+    )

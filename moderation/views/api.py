@@ -1,0 +1,107 @@
+"""The platform-facing JSON API. Views parse, call a service, answer; services own the rest.
+
+Rate limits are per platform slug (not per address: a platform sends from many hosts) and answer
+429 with `Retry-After` and the usual JSON error body; see RATE_LIMIT_PLATFORM and
+RATE_LIMIT_STATUS in moderation/config.py.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from moderation.config import decode_media_key
+from moderation.db import db
+from moderation.errors import NotFoundError
+from moderation.limits import limiter
+from moderation.media_store import media_store_for
+from moderation.redis_conn import get_redis
+from moderation.services import intake, mastodon, platforms, reports
+from moderation.services.sealing import contact_key
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+_SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_MAX_REPORT_ID = 2**31 - 1  # reports.id is a 32-bit integer on PostgreSQL
+
+
+def _platform_key() -> str:
+    return "platform:" + str((request.view_args or {}).get("slug", ""))
+
+
+def _webhook_limit() -> str:
+    return str(current_app.config["RATE_LIMIT_PLATFORM"])
+
+
+def _status_limit() -> str:
+    return str(current_app.config["RATE_LIMIT_STATUS"])
+
+
+# One budget per platform shared by both webhook routes.
+_webhook_rate = limiter.shared_limit(
+    _webhook_limit,
+    scope="platform-webhooks",
+    key_func=_platform_key,
+    error_message="Too many requests for this platform; retry after the Retry-After delay.",
+)
+
+
+def _limits() -> intake.IntakeLimits:
+    config = current_app.config
+    return intake.IntakeLimits(
+        max_media=int(config["MAX_MEDIA_PER_REPORT"]),
+        max_media_bytes=int(config["MAX_MEDIA_BYTES"]),
+        tolerance_seconds=int(config["WEBHOOK_TOLERANCE_SECONDS"]),
+        internal_slugs=(str(config["PORTAL_PLATFORM_SLUG"]),),
+    )
+
+
+@bp.post("/platforms/<slug>/reports")
+@_webhook_rate
+def receive_report(slug: str) -> tuple[Response, int]:
+    """Standard Webhooks intake. 401 bad signature, 404 unknown platform (or a Mastodon one),
+    400/422 bad body, 413 oversize body, 429 over the platform's rate, 202 accepted (also for a
+    replay, with the first answer)."""
+    result = intake.receive_webhook(
+        db.session,
+        media_store_for(current_app.config),
+        get_redis(),
+        slug,
+        {name: request.headers.get(name) for name in _SIGNATURE_HEADERS},
+        request.get_data(cache=False),
+        _limits(),
+    )
+    return jsonify(result.body), result.status_code
+
+
+@bp.post("/platforms/<slug>/mastodon")
+@_webhook_rate
+def receive_mastodon(slug: str) -> tuple[Response, int]:
+    """Mastodon admin webhook. 401 bad X-Hub-Signature, 404 unknown or non-Mastodon platform,
+    400/422 bad body, 413 oversize, 429 over the rate, 202 accepted, 200 for ignored events."""
+    config = current_app.config
+    settings = mastodon.MastodonSettings(
+        max_media=int(config["MAX_MEDIA_PER_REPORT"]),
+        keep_reporter_pii=bool(config["MASTODON_KEEP_REPORTER_PII"]),
+        contact_key=contact_key(decode_media_key(config["MEDIA_KEY"])),
+    )
+    result = mastodon.receive_mastodon(
+        db.session,
+        media_store_for(config),
+        get_redis(),
+        slug,
+        request.headers.get("X-Hub-Signature"),
+        request.get_data(cache=False),
+        settings,
+    )
+    return jsonify(result.body), result.status_code
+
+
+@bp.get("/platforms/<slug>/reports/<int:report_id>")
+@limiter.limit(_status_limit, key_func=_platform_key, scope="platform-status")
+def report_status(slug: str, report_id: int) -> Response:
+    """Status of one of the platform's reports. 401 without a valid token; 404 for another
+    platform's report or an unknown id."""
+    platform = platforms.authenticate_token(db.session, slug, request.headers.get("Authorization"))
+    if report_id > _MAX_REPORT_ID:  # larger than the id column: it cannot exist
+        raise NotFoundError("no such report")
+    return jsonify(reports.report_status(db.session, platform, report_id))

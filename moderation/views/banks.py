@@ -1,0 +1,141 @@
+"""Admin pages for hash banks: list banks, browse and search entries, query with an uploaded
+image (hashed in memory, never stored), and disable, withdraw or re-activate entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from models import EntryStatus
+from moderation.db import db
+from moderation.errors import ValidationError
+from moderation.imaging import (
+    ImageDecodeError,
+    ImageLimits,
+    decode_image,
+    exact_hashes,
+    pdq_dihedral_of,
+)
+from moderation.permissions import Action, permission_required
+from moderation.services import audit, banks
+
+bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
+
+# Statuses an admin may set from the page (deleted comes from a bank's source only).
+ADMIN_STATUSES = (EntryStatus.ACTIVE, EntryStatus.DISABLED, EntryStatus.WITHDRAWN)
+
+LABELS = {
+    "victim_submitted": lazy_gettext("Victim-submitted"),
+    "confirmed": lazy_gettext("Confirmed"),
+    "imported": lazy_gettext("Imported"),
+    "other": lazy_gettext("Other"),
+    "raise_priority": lazy_gettext("Raise priority"),
+    "known_violation": lazy_gettext("Known violation"),
+    "active": lazy_gettext("Active"),
+    "withdrawn": lazy_gettext("Withdrawn"),
+    "deleted": lazy_gettext("Deleted"),
+    "disabled": lazy_gettext("Disabled"),
+}
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    def label(value: object) -> str:
+        return str(LABELS.get(str(value), str(value)))
+
+    return {"label": label}
+
+
+@bp.get("/")
+@permission_required(Action.MANAGE_BANKS)
+def index() -> str:
+    """Every bank with entry counts, and the image query form. Admins only (403 otherwise)."""
+    return render_template("banks/index.html", summaries=banks.list_banks(db.session))
+
+
+@bp.get("/<int:bank_id>")
+@permission_required(Action.MANAGE_BANKS)
+def entries(bank_id: int) -> tuple[str, int]:
+    """One bank's entries, paginated, optionally searched by hash. 404 for an unknown bank."""
+    bank = banks.get_bank(db.session, bank_id)
+    query = request.args.get("q", default="", type=str)
+    page = request.args.get("page", default=1, type=int) or 1
+    error = None
+    status = 200
+    try:
+        listing = banks.entries_page(db.session, bank.id, page=page, query=query or None)
+    except ValidationError as exc:
+        error, status = exc.message, 422
+        listing = banks.entries_page(db.session, bank.id, page=1)
+    page_html = render_template(
+        "banks/entries.html",
+        bank=bank,
+        listing=listing,
+        query=query,
+        error=error,
+        statuses=ADMIN_STATUSES,
+    )
+    return page_html, status
+
+
+@bp.post("/<int:bank_id>/enabled")
+@permission_required(Action.MANAGE_BANKS)
+def set_enabled(bank_id: int) -> Response:
+    """Enable or disable a whole bank (audited)."""
+    enabled = request.form.get("enabled") == "1"
+    banks.set_bank_enabled(db.session, bank_id, enabled, actor_user_id=current_user.id)
+    flash(_("Bank enabled.") if enabled else _("Bank disabled."), "info")
+    return redirect(url_for("banks.entries", bank_id=bank_id))
+
+
+@bp.post("/entries/<int:entry_id>/status")
+@permission_required(Action.MANAGE_BANKS)
+def set_status(entry_id: int) -> Response:
+    """Disable, withdraw or re-activate one entry (audited); it stops matching at once."""
+    status = request.form.get("status", "")
+    if status not in ADMIN_STATUSES:
+        raise ValidationError(_("Choose active, disabled or withdrawn."))
+    entry = banks.set_entry_status(db.session, entry_id, status, actor_user_id=current_user.id)
+    flash(
+        _("Entry %(id)s is now %(status)s.", id=entry.id, status=LABELS[str(entry.status)]), "info"
+    )
+    return redirect(
+        url_for("banks.entries", bank_id=entry.bank_id, q=request.form.get("q") or None)
+    )
+
+
+@bp.post("/query")
+@permission_required(Action.MANAGE_BANKS)
+def query() -> tuple[str, int]:
+    """Hash an uploaded image in memory and show every bank match. The image is neither
+    stored nor logged; the query is audited with its hashes only."""
+    upload = request.files.get("image")
+    data = upload.read() if upload else b""
+    config = current_app.config
+    limits = ImageLimits(int(config["IMAGE_MAX_PIXELS"]), int(config["IMAGE_MAX_FRAMES"]))
+    try:
+        decoded = decode_image(data, limits)
+    except ImageDecodeError as exc:
+        page = render_template("banks/query.html", error=str(exc), matches=None, hashes=None)
+        return page, 422
+    dihedral, quality = pdq_dihedral_of(decoded.image)
+    sha256, md5 = exact_hashes(data)
+    matches = banks.query_image(db.session, pdq_dihedral=dihedral, sha256=sha256, md5=md5)
+    audit.record(
+        db.session,
+        "bank.query",
+        actor_user_id=current_user.id,
+        details={
+            "sha256": sha256,
+            "pdq": dihedral[0],
+            "matched_entry_ids": [match.entry_id for match in matches],
+        },
+    )
+    db.session.commit()
+    hashes = {"sha256": sha256, "md5": md5, "pdq": dihedral[0], "pdq_quality": quality}
+    return render_template("banks/query.html", error=None, matches=matches, hashes=hashes), 200

@@ -1,0 +1,181 @@
+"""The public report portal: no login, no JavaScript, Korean and English.
+
+A person reports content about themselves (or a support organisation on their behalf), gets a
+receipt number and PIN, and can later check a plain-words status. Forms are CSRF-protected;
+submissions and status checks are rate-limited (RATE_LIMIT_PUBLIC_REPORT per address;
+RATE_LIMIT_RECEIPT_CHECK_ADDRESS per address and RATE_LIMIT_RECEIPT_CHECK per receipt number).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import (
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length
+
+from moderation.config import decode_media_key
+from moderation.db import db
+from moderation.errors import ValidationError
+from moderation.limits import limiter
+from moderation.media_store import media_store_for
+from moderation.redis_conn import get_redis
+from moderation.services import victim_reports
+from moderation.services.sealing import contact_key
+
+bp = Blueprint("public", __name__, url_prefix="/portal")
+
+# What it is, in plain words; the codes are the API's categories.
+CATEGORY_LABELS = [
+    ("ncii", lazy_gettext("Intimate pictures or videos of me shared without my consent")),
+    ("synthetic_sexual", lazy_gettext("Fake sexual pictures or videos made with my face")),
+    ("sexual_harassment", lazy_gettext("Sexual comments or harassment about me")),
+    ("doxxing", lazy_gettext("My personal details (name, address, school, work) posted")),
+    ("incitement", lazy_gettext("People being encouraged to find or hurt me")),
+    ("csam_suspected", lazy_gettext("Sexual content of someone under 18")),
+    ("other", lazy_gettext("Something else")),
+]
+CATEGORY_CHOICES = [SelectChoice(code, label) for code, label in CATEGORY_LABELS]
+STATUS_WORDS = {
+    "received": lazy_gettext("We have your report. It is waiting to be looked at."),
+    "in_review": lazy_gettext("A person on our team is looking at your report."),
+    "finished": lazy_gettext("We have finished looking at your report."),
+}
+_RECEIPT_SESSION_KEY = "portal_receipt"
+
+
+class ReportForm(FlaskForm):
+    category = RadioField(
+        lazy_gettext("What is it?"),
+        choices=CATEGORY_CHOICES,
+        validators=[DataRequired(message=lazy_gettext("Please choose what it is."))],
+    )
+    links = TextAreaField(lazy_gettext("Links to where it is posted (one per line)"))
+    files = MultipleFileField(lazy_gettext("Pictures or videos (optional)"))
+    description = TextAreaField(
+        lazy_gettext("Anything else you want us to know (optional)"), [Length(max=5000)]
+    )
+    contact = StringField(
+        lazy_gettext("How can we reach you? Email or phone (optional)"), [Length(max=500)]
+    )
+
+
+class StatusForm(FlaskForm):
+    receipt = StringField(lazy_gettext("Receipt number"), [DataRequired(), Length(max=40)])
+    pin = PasswordField(lazy_gettext("PIN"), [DataRequired(), Length(max=20)])
+
+
+def _receipt_key() -> str:
+    number = victim_reports.normalise_receipt_number(request.form.get("receipt"))
+    return "receipt:" + (number or "invalid")
+
+
+def _too_many() -> str:
+    return gettext("Too many attempts from here. Please wait a while and try again.")
+
+
+def _settings() -> victim_reports.PortalSettings:
+    config = current_app.config
+    return victim_reports.PortalSettings(
+        platform_slug=str(config["PORTAL_PLATFORM_SLUG"]),
+        max_uploads=int(config["PORTAL_MAX_UPLOADS"]),
+        max_upload_bytes=int(config["PORTAL_MAX_UPLOAD_BYTES"]),
+        max_links=int(config["PORTAL_MAX_LINKS"]),
+        contact_key=contact_key(decode_media_key(config["MEDIA_KEY"])),
+    )
+
+
+_ERROR_WORDS = {
+    "unknown_category": lazy_gettext("Please choose what it is."),
+    "missing_content": lazy_gettext("Please add at least one link or one file."),
+    "invalid_url": lazy_gettext("Each link must start with http:// or https://."),
+    "too_many_links": lazy_gettext("That is more links than we can take at once."),
+    "too_many_media": lazy_gettext("That is more files than we can take at once."),
+    "media_too_large": lazy_gettext("One of the files is too large."),
+    "unsupported_media": lazy_gettext("Files must be pictures or videos."),
+}
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: str(current_app.config["RATE_LIMIT_PUBLIC_REPORT"]),
+    methods=["POST"],
+    scope="portal-report",
+    error_message=_too_many,
+)
+def report() -> ResponseReturnValue:
+    """The report form; on success, stores the report and shows the receipt once (PRG)."""
+    form = ReportForm()
+    error = None
+    if form.validate_on_submit():
+        settings = _settings()
+        submission = victim_reports.PortalSubmission(
+            category=form.category.data or "",
+            links=tuple(
+                line.strip() for line in (form.links.data or "").splitlines() if line.strip()
+            ),
+            uploads=tuple(
+                victim_reports.Upload(item.filename, item.read())
+                for item in request.files.getlist(form.files.name)
+                if item and item.filename
+            ),
+            description=form.description.data,
+            contact=form.contact.data,
+        )
+        try:
+            receipt = victim_reports.file_report(
+                db.session, media_store_for(current_app.config), get_redis(), submission, settings
+            )
+        except ValidationError as exc:
+            error = _ERROR_WORDS.get(exc.code, gettext("Please check the form and try again."))
+        else:
+            session[_RECEIPT_SESSION_KEY] = {"number": receipt.number, "pin": receipt.pin}
+            return redirect(url_for("public.receipt"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("public/report.html", form=form, error=error), status
+
+
+@bp.get("/report/received")
+def receipt() -> ResponseReturnValue:
+    """Shows the receipt number and PIN once, then forgets them."""
+    shown = session.pop(_RECEIPT_SESSION_KEY, None)
+    if not shown:
+        return redirect(url_for("public.report"))
+    return render_template("public/receipt.html", number=shown["number"], pin=shown["pin"])
+
+
+@bp.route("/status", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: str(current_app.config["RATE_LIMIT_RECEIPT_CHECK_ADDRESS"]),
+    methods=["POST"],
+    scope="portal-status-address",
+    error_message=_too_many,
+)
+@limiter.limit(
+    lambda: str(current_app.config["RATE_LIMIT_RECEIPT_CHECK"]),
+    methods=["POST"],
+    key_func=_receipt_key,
+    scope="portal-status-receipt",
+    error_message=_too_many,
+)
+def status() -> ResponseReturnValue:
+    """Check a report's status with its receipt number and PIN; nothing else is shown."""
+    form = StatusForm()
+    words, error = None, None
+    if form.validate_on_submit():
+        try:
+            stage = victim_reports.check_status(db.session, form.receipt.data, form.pin.data)
+        except victim_reports.ReceiptNotFound:
+            error = gettext("We could not find a report with that receipt number and PIN.")
+        else:
+            words = STATUS_WORDS[stage]
+    code = 404 if error else (422 if request.method == "POST" and words is None else 200)
+    return render_template("public/status.html", form=form, words=words, error=error), code

@@ -1,0 +1,283 @@
+"""End to end: a signed POST, a real RQ worker on real Redis, the report on the queue page."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import timedelta
+
+from PIL import Image
+from sqlalchemy import select, update
+
+from models import Media, MediaState, Report, ReportStatus, utcnow
+from moderation.db import db
+from moderation.imaging import hash_image
+from tests.factories import (
+    login,
+    make_image,
+    make_platform,
+    make_user,
+    post_report,
+    report_body,
+    run_worker_burst,
+)
+
+
+def _status(client, platform, report_id):
+    return client.get(
+        f"/api/v1/platforms/{platform.slug}/reports/{report_id}",
+        headers={"Authorization": f"Bearer {platform.api_token}"},
+    )
+
+
+def test_report_flows_through_worker_to_queue_page(app, client):
+    platform = make_platform(app)
+    make_user(app)
+    image = make_image(11)
+    report_id = post_report(client, platform, report_body([image])).get_json()["id"]
+
+    run_worker_burst(app)
+
+    status = _status(client, platform, report_id).get_json()
+    _, expected = hash_image(image)
+    assert status["status"] == "queued"
+    assert status["media"][0]["pdq"] == expected.pdq
+    assert status["media"][0]["sha256"] == expected.sha256
+    assert status["media"][0]["state"] == "hashed"
+    assert 0 < status["priority"] <= 100 and status["priority_reasons"]
+    assert status["decision"] is None and "cluster_id" in status
+
+    login(client)
+    page = client.get("/").get_data(as_text=True)
+    assert f'data-report-id="{report_id}"' in page
+    assert expected.pdq in page
+
+
+def test_status_api_needs_the_platforms_token(app, client):
+    platform = make_platform(app)
+    other = make_platform(app, slug="other")
+    report_id = post_report(client, platform, report_body()).get_json()["id"]
+    assert client.get(f"/api/v1/platforms/{platform.slug}/reports/{report_id}").status_code == 401
+    wrong = client.get(
+        f"/api/v1/platforms/{platform.slug}/reports/{report_id}",
+        headers={"Authorization": f"Bearer {other.api_token}"},
+    )
+    assert wrong.status_code == 401
+    # Another platform asking about this report through its own URL learns nothing.
+    hidden = _status(client, other, report_id)
+    assert hidden.status_code == 404 and hidden.get_json()["error"] == "not_found"
+    assert _status(client, platform, 999999).status_code == 404
+
+
+def test_queue_is_ordered_by_priority(app, client):
+    platform = make_platform(app)
+    make_user(app)
+    low = post_report(client, platform, report_body(category="other")).get_json()["id"]
+    high = post_report(
+        client, platform, report_body(category="ncii", reporter={"kind": "victim", "id": "v"})
+    ).get_json()["id"]
+    run_worker_burst(app)
+    login(client)
+    page = client.get("/").get_data(as_text=True)
+    assert page.index(f'data-report-id="{high}"') < page.index(f'data-report-id="{low}"')
+
+
+def test_corrupt_and_non_image_media_fail_readably_and_report_reaches_review(app, client):
+    platform = make_platform(app)
+    good = make_image(12)
+    truncated = good[: len(good) // 3]
+    bomb = io.BytesIO()
+    Image.new("L", (9000, 9000)).save(bomb, format="PNG")  # 81 Mpx, over the 50 Mpx limit
+    body = report_body([b"%PDF-1.4 not an image", truncated, bomb.getvalue(), good])
+    report_id = post_report(client, platform, body).get_json()["id"]
+
+    run_worker_burst(app)
+
+    media = _status(client, platform, report_id).get_json()["media"]
+    assert [m["state"] for m in media] == ["failed", "failed", "failed", "hashed"]
+    assert "not an image" in media[0]["error"]
+    assert "corrupt or truncated" in media[1]["error"]
+    assert "pixel limit" in media[2]["error"]
+    assert _status(client, platform, report_id).get_json()["status"] == "queued"
+
+
+def test_triage_is_idempotent(app, client, redis):
+    platform = make_platform(app)
+    report_id = post_report(client, platform, report_body([make_image(13)])).get_json()["id"]
+    from moderation.media_store import media_store_for
+    from moderation.services.triage import TriageSettings, triage_report
+
+    run_worker_burst(app)
+    with app.app_context():
+        assert (
+            triage_report(db.session, media_store_for(app.config), report_id, TriageSettings())
+            == "skipped"
+        )
+
+
+def test_redis_outage_is_recovered_by_the_sweeper(app, client, redis):
+    platform = make_platform(app)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    app.extensions.pop("moderation.redis", None)
+    report_id = post_report(client, platform, report_body([make_image(14)])).get_json()["id"]
+    # Redis is back; the report is older than the sweep threshold.
+    app.extensions["moderation.redis"] = redis
+    with app.app_context():
+        db.session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(received_at=utcnow() - timedelta(minutes=10))
+        )
+        db.session.commit()
+    assert redis.llen("rq:queue:triage") == 0
+
+    result = app.test_cli_runner().invoke(args=["sweep", "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"{report_id}" in result.output
+    run_worker_burst(app)
+    assert _status(client, platform, report_id).get_json()["status"] == "queued"
+
+
+def test_sweeper_skips_fresh_and_done_reports(app, client, redis):
+    platform = make_platform(app)
+    post_report(client, platform, report_body())
+    from moderation.services.sweeper import sweep_pending
+
+    with app.app_context():
+        assert sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15)) == []
+
+
+def test_stale_triaging_report_is_rescued(app, client, redis):
+    platform = make_platform(app)
+    report_id = post_report(client, platform, report_body([make_image(15)])).get_json()["id"]
+    redis.flushdb()  # the job was lost with the worker that died
+    with app.app_context():
+        old = utcnow() - timedelta(hours=1)
+        db.session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(status=ReportStatus.TRIAGING, triage_started_at=old)
+        )
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["sweep"]).exit_code == 0
+    run_worker_burst(app)
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        assert report.status == ReportStatus.QUEUED
+        assert (
+            db.session.execute(select(Media.state).where(Media.report_id == report_id)).scalar_one()
+            == MediaState.HASHED
+        )
+
+
+def test_job_arguments_are_ids_only(app, client, redis):
+    platform = make_platform(app)
+    report_id = post_report(client, platform, report_body([make_image(16)])).get_json()["id"]
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    job = Job.fetch(f"triage-report-{report_id}", connection=redis, serializer=JSONSerializer)
+    assert job.args == [report_id] or job.args == (report_id,)
+    assert job.timeout and job.failure_ttl and job.result_ttl
+    raw = redis.hgetall(f"rq:job:{job.id}")
+    blob = b" ".join(raw.values())
+    assert base64.b64encode(make_image(16))[:40] not in blob
+    assert b"social.example" not in blob
+
+
+def test_media_by_url_is_fetched_with_custody(app, client, monkeypatch):
+    """A URL is fetched through the SSRF-safe fetcher (a local server, allow-listed as a test
+    host) into the encrypted store; the resolved address and headers are kept as custody."""
+    import http.server
+    import socket
+    import threading
+
+    image = make_image(21)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *a, **k: (
+            real("127.0.0.1", *a, **k) if host == "media.test" else real(host, *a, **k)
+        ),
+    )
+    app.config["MEDIA_FETCH_ALLOW_HOSTS"] = "media.test"
+    platform = make_platform(app)
+    body = report_body()
+    body["content"]["media"] = [
+        {"url": f"http://media.test:{port}/a.jpg"},
+        {"url": "http://10.0.0.1/x.jpg"},
+    ]
+    try:
+        report_id = post_report(client, platform, body).get_json()["id"]
+        run_worker_burst(app)
+    finally:
+        server.shutdown()
+    media = _status(client, platform, report_id).get_json()["media"]
+    _, expected = hash_image(image)
+    assert media[0]["state"] == "hashed" and media[0]["pdq"] == expected.pdq
+    assert media[1]["state"] == "failed"
+    assert (
+        media[1]["error"]
+        == "could not fetch the media: the media host resolved to a private or reserved address"
+    )
+    assert "10.0.0.1" not in media[1]["error"]
+    with app.app_context():
+        row = db.session.execute(
+            select(Media).where(Media.report_id == report_id, Media.position == 0)
+        ).scalar_one()
+        assert row.custody["resolved_address"] == "127.0.0.1"
+        assert row.custody["headers"]["content-type"] == "image/jpeg"
+
+
+def test_sweeper_replaces_a_finished_job_of_a_report_still_pending(app, client, redis):
+    """A report whose finished job left it pending (e.g. restored from a backup) is re-enqueued
+    under the same job id instead of being skipped as a duplicate."""
+    from moderation.queueing import enqueue_triage
+
+    platform = make_platform(app)
+    report_id = post_report(client, platform, report_body([make_image(17)])).get_json()["id"]
+    run_worker_burst(app)
+    assert enqueue_triage(redis, report_id) is not None  # finished job: replaced
+    assert enqueue_triage(redis, report_id) is None  # now waiting: not enqueued twice
+    assert redis.llen("rq:queue:triage") == 1
+
+
+def test_report_whose_triage_keeps_dying_reaches_review_with_failed_media(app, client, redis):
+    """After TRIAGE_MAX_ATTEMPTS claims (each one a worker that died mid-job), the media are
+    failed with a reason instead of being decoded again, and the report reaches review."""
+    platform = make_platform(app)
+    report_id = post_report(client, platform, report_body([make_image(18)])).get_json()["id"]
+    redis.flushdb()
+    with app.app_context():
+        db.session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(
+                status=ReportStatus.TRIAGING,
+                triage_started_at=utcnow() - timedelta(hours=1),
+                triage_attempts=app.config["TRIAGE_MAX_ATTEMPTS"],
+            )
+        )
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["sweep"]).exit_code == 0
+    run_worker_burst(app)
+    status = _status(client, platform, report_id).get_json()
+    assert status["status"] == "queued"
+    assert status["media"][0]["state"] == "failed"
+    assert "repeated worker failures" in status["media"][0]["error"]

@@ -1,0 +1,1 @@
+"""RQ job entry points. Thin: open a session, call a service, close it."""

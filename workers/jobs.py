@@ -1,0 +1,93 @@
+"""Job functions, importable by dotted name; arguments are ids only."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from rq import get_current_job
+
+from moderation.db import db
+from moderation.media_store import media_store_for
+from moderation.redis_conn import get_redis
+from moderation.services import audit, sweeper, triage
+from workers.context import app_context
+
+log = logging.getLogger(__name__)
+
+
+def _job_id() -> str:
+    job = get_current_job()
+    return job.id if job else "-"
+
+
+def triage_report(report_id: int) -> str:
+    """Hash, classify and prioritise one report. Idempotent: a done report is skipped."""
+    with app_context() as app:
+        log.info("[%s] triage report %s", _job_id(), report_id)
+        return triage.triage_report(
+            db.session,
+            media_store_for(app.config),
+            int(report_id),
+            triage.TriageSettings.from_config(app.config, app.instance_path),
+        )
+
+
+def seal_audit_log() -> int:
+    """Link recorded audit events onto the hash chain."""
+    with app_context():
+        sealed = audit.seal_pending(db.session)
+        log.info("[%s] sealed %d audit event(s)", _job_id(), sealed)
+        return sealed
+
+
+def sweep_pending() -> list[int]:
+    """Re-enqueue reports that were acknowledged but never triaged."""
+    with app_context() as app:
+        enqueued = sweeper.sweep_pending(
+            db.session,
+            get_redis(),
+            timedelta(seconds=int(app.config["SWEEP_PENDING_AFTER_SECONDS"])),
+            timedelta(seconds=int(app.config["TRIAGE_STALE_AFTER_SECONDS"])),
+        )
+        log.info("[%s] sweeper re-enqueued %d report(s)", _job_id(), len(enqueued))
+        return enqueued
+
+
+def maintain_bank_index() -> dict:
+    """Refresh this worker's bank index; rebuild the shared base from the database when the
+    delta has grown or the base is old (other processes switch on their next refresh)."""
+    from moderation.services.bank_index import bank_index_for
+
+    with app_context() as app:
+        stats = bank_index_for(app.config).maintain(db.session)
+        log.info(
+            "[%s] bank index: %s entries, delta %s, rebuilt %s",
+            _job_id(),
+            stats.get("entries"),
+            stats.get("delta"),
+            stats.get("rebuilt"),
+        )
+        return stats
+
+
+def finalize_decisions() -> int:
+    """Make final every decision whose undo window has passed, running its side effects.
+    Idempotent and safe beside web processes doing the same (see services/decisions.py)."""
+    from moderation.services import decisions
+
+    with app_context():
+        finalized = decisions.finalize_due(db.session, limit=1000)
+        log.info("[%s] finalised %d decision(s)", _job_id(), len(finalized))
+        return len(finalized)
+
+
+def rescore_aging_reports() -> int:
+    """Re-score open reports whose SLA points changed as they aged (bounded per run)."""
+    from moderation.services import aging
+
+    with app_context() as app:
+        settings = triage.TriageSettings.from_config(app.config, app.instance_path)
+        rescored = aging.rescore_aging_reports(db.session, settings)
+        log.info("[%s] re-scored %d aging report(s)", _job_id(), len(rescored))
+        return len(rescored)
