@@ -84,7 +84,9 @@ def _prepare_bare_db(database_url: str) -> str:
 def _bench_database(url: str) -> str:
     from moderation.dbadmin import sibling_database
 
-    return sibling_database(url, f"{url.rpartition('/')[2]}_bench")
+    # Through the maintenance database, so neither the named database nor the bench one need exist.
+    base, _, name = url.rpartition("/")
+    return sibling_database(f"{base}/postgres", f"{name}_bench")
 
 
 def _prepare_intake(

@@ -28,6 +28,7 @@ from sqlalchemy import text  # noqa: E402
 from models import Base  # noqa: E402
 from moderation import create_app  # noqa: E402
 from moderation.db import make_engine  # noqa: E402
+from moderation.dbadmin import sibling_database  # noqa: E402
 
 CATEGORIES = ["ncii", "synthetic_sexual", "doxxing", "incitement", "sexual_harassment", "other"]
 LANGUAGES = ["ko", "en", "und"]
@@ -197,6 +198,10 @@ def main() -> None:
     parser.add_argument("--no-load", action="store_true")
     parser.add_argument("--load-only", action="store_true")
     args = parser.parse_args()
+    if args.database.startswith("postgresql") and not args.no_load:
+        # Create the database if missing, through the maintenance database.
+        base, _, name = args.database.rpartition("/")
+        sibling_database(f"{base}/postgres", name)
     media_dir = Path(tempfile.gettempdir()) / "moderation-bench-media"
     app = create_app(
         {
