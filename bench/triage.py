@@ -11,7 +11,8 @@ Figures: throughput from the first receipt to the last queued report, time-to-qu
 percentiles (all and bank-matched), and the bound = min(workers, cores) / per-image compute
 (encrypted-store read + decode + hashes + bank lookup + media-index lookup + classifier,
 measured in this process). The bound counts triage's own work only: the intake server,
-PostgreSQL and Redis share the same cores during the run, so a share of 1.0 is out of reach.
+PostgreSQL and Redis share the same cores during the run, so a share of 1.0 is out of reach;
+`cpu_by_process_s` says where the cores went during the run (Linux /proc accounting).
 """
 
 from __future__ import annotations
@@ -183,6 +184,62 @@ def _wait_queued(engine, ids: list[int], timeout: float) -> None:
     raise SystemExit(f"timed out with {left} report(s) not queued")
 
 
+def _process_cpu() -> dict[int, tuple[str, int, float]]:
+    """{pid: (command name, parent pid, CPU seconds so far)} of every process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:  # gone since the listing
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # fields[1] is the parent pid; fields[11] and [12] are user and system ticks.
+        found[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def _machine_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far (all cores), from /proc/stat.
+    Stolen time is the hypervisor running someone else on our virtual CPUs."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle, steal = values[3] + values[4], values[7]  # idle and iowait; steal
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(values[:7]) - idle) / ticks, steal / ticks
+
+
+def _cpu_split(
+    before: dict[int, tuple[str, int, float]],
+    after: dict[int, tuple[str, int, float]],
+    web: int,
+    workers: set[int],
+) -> dict[str, float]:
+    """CPU seconds spent during the run, by who spent them. Processes that ended during the run
+    are missing (none of the long-lived ones here do)."""
+    split = dict.fromkeys(
+        ["triage_workers", "intake_web", "postgresql", "redis", "load_generator", "other"], 0.0
+    )
+    for pid, (name, parent, seconds) in after.items():
+        spent = seconds - before.get(pid, (name, parent, 0.0))[2]
+        if pid in workers:
+            group = "triage_workers"
+        elif web in (pid, parent):
+            group = "intake_web"
+        elif name.startswith("postgres"):
+            group = "postgresql"
+        elif name.startswith("redis-server"):
+            group = "redis"
+        elif pid == os.getpid():
+            group = "load_generator"
+        else:
+            group = "other"
+        split[group] += spent
+    return {group: round(seconds, 2) for group, seconds in split.items()}
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -259,6 +316,7 @@ def main() -> None:
         ]
         _wait_queued(engine, warm, 120)
         bodies = [_body(data, i) for i, data in enumerate(images)]
+        cpu_before, machine_before = _process_cpu(), _machine_seconds()
         started = time.perf_counter()
 
         def send(item: tuple[int, bytes]) -> int:
@@ -271,6 +329,11 @@ def main() -> None:
             ids = list(pool.map(send, enumerate(bodies)))
         posted = time.perf_counter() - started
         _wait_queued(engine, ids, 600)
+        cpu_split = _cpu_split(
+            cpu_before, _process_cpu(), processes[0].pid, {p.pid for p in processes[1:]}
+        )
+        busy, stolen = (a - b for a, b in zip(_machine_seconds(), machine_before, strict=True))
+        window = time.perf_counter() - started
     finally:
         for process in processes:
             process.terminate()
@@ -311,6 +374,14 @@ def main() -> None:
         "bank_matched": len(banked),
         "bank_matched_p50_s": round(_percentile(banked, 0.5), 3) if banked else None,
         "bank_matched_p99_s": round(_percentile(banked, 0.99), 3) if banked else None,
+        # Where the cores went from the first send until the last report was queued: the bound
+        # counts only the analysis share of `triage_workers`.
+        "cpu_window_s": round(window, 2),
+        "cpu_available_s": round(window * (os.cpu_count() or 1), 2),
+        "cpu_busy_s": round(busy, 2),
+        "cpu_stolen_s": round(stolen, 2),
+        "cpu_by_process_s": cpu_split,
+        "analysis_cpu_s": round(len(rows) * bound["per_image_ms"] / 1000, 2),
     }
     print(json.dumps(figures, indent=2))
 
