@@ -146,7 +146,12 @@ def main() -> None:
     PdqIndex.build(directory, ids, hashes)
     print(f"build (sort + write base segment): {time.perf_counter() - started:.1f} s")
     size = sum(f.stat().st_size for f in directory.glob("v-*/*"))
-    print(f"index files: {size / 2**20:.0f} MiB = {size / args.n:.1f} bytes per hash")
+    cold = sum(f.stat().st_size for f in directory.glob("v-*/cold.bin"))
+    print(
+        f"index files: {size / 2**20:.0f} MiB = {size / args.n:.1f} bytes per hash, of which"
+        f" segment.bin (mapped and loaded) {(size - cold) / args.n:.1f} B/hash and cold.bin"
+        f" (read only for confirmed candidates) {cold / args.n:.1f} B/hash"
+    )
 
     print(f"load average before the latency runs: {os.getloadavg()[0]:.1f}")
     first, first_report = start_worker(directory, queries_file)

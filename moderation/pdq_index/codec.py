@@ -86,8 +86,12 @@ def to_words(matrix: np.ndarray) -> np.ndarray:
 
 
 def popcount_rows(words: np.ndarray) -> np.ndarray:
-    """Per-row popcount of an (k, 4) uint64 matrix, as int64 (0..256)."""
-    per_word = np.bitwise_count(words)  # (k, 4) uint8, each 0..64
+    """Per-row popcount of a (k, 4) or (k, 2) uint64 matrix, as int64 (0..256)."""
+    per_word = np.bitwise_count(words)  # (k, w) uint8, each 0..64
+    if words.shape[1] == 2:
+        # Two counts per row sum to at most 128: add the bytes of a uint16 view.
+        pairs = np.ascontiguousarray(per_word).view(np.uint16).ravel()
+        return ((pairs & np.uint16(0xFF)) + (pairs >> np.uint16(8))).astype(np.int64)
     # Sum the four bytes of each row through a uint32 view in two 16-bit lanes: a plain
     # multiply-by-0x01010101 would wrap at 256, which is a real distance (all bits differ).
     packed = np.ascontiguousarray(per_word).view(np.uint32).ravel()

@@ -25,7 +25,7 @@ from moderation.pdq_index.errors import (
     InvalidHashError,
     UnsupportedDistanceError,
 )
-from moderation.pdq_index.segment import BaseSegment, build_arrays
+from moderation.pdq_index.segment import COLD_ARRAYS, BaseSegment, build_arrays
 from moderation.pdq_index.storage import current_version, map_version, write_version
 
 # Queries are searched in batches so the candidate arrays of a huge batch stay small.
@@ -71,7 +71,7 @@ class PdqIndex:
         if high_water_id is None and entry_ids.size:
             high_water_id = int(entry_ids.max())
         meta["high_water_id"] = high_water_id
-        write_version(Path(directory), arrays, meta)
+        write_version(Path(directory), arrays, meta, cold=COLD_ARRAYS)
         return cls.open(directory)
 
     @classmethod
@@ -108,11 +108,11 @@ class PdqIndex:
         base_ids = segment.all_ids()
         delta_ids, delta_words = self._delta()
         ids = np.concatenate([base_ids, delta_ids])
-        words = np.concatenate([np.asarray(segment.hashes), delta_words])
+        words = np.concatenate([segment.all_words(), delta_words])
         live = ~np.isin(ids, self._removed)
         arrays, meta = build_arrays(ids[live], words[live])
         meta["high_water_id"] = self.high_water_id
-        version = write_version(self.directory, arrays, meta)
+        version = write_version(self.directory, arrays, meta, cold=COLD_ARRAYS)
         arrays, meta = map_version(self.directory, version, populate=True)
         self._switch(version, BaseSegment(arrays, meta), meta)
         return version

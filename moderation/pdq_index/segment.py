@@ -4,6 +4,12 @@ Per hash it stores the 32-byte hash, the entry id (4 bytes relative to the small
 ids span less than 2**32, else 8), a 3-byte position (4 beyond 2**24 entries) in each of the ten
 secondary tables, and about 0.9 byte of bucket offsets per table (offsets.py). Table 0 needs no
 positions: the hashes themselves are kept in chunk-0 order, so its buckets are contiguous runs.
+
+Only the first half of each hash is read for every candidate: a hash within r bits of the query
+is within r bits on any half of it, and a random candidate almost never is (on 128 bits, ≤ 31 of
+them differ with a probability below 1e-8). The second half and the ids (COLD_ARRAYS) are read
+only for the candidates that pass, so they are stored apart and read with pread (storage.py):
+20 of the ~75.5 bytes per hash never need to be in memory, and exactness is kept.
 """
 
 from __future__ import annotations
@@ -22,12 +28,17 @@ from moderation.pdq_index.chunks import (
 )
 from moderation.pdq_index.codec import popcount_rows
 from moderation.pdq_index.offsets import CompactOffsets, encode_offsets
+from moderation.pdq_index.storage import ColdArray
 
 # Above this many candidates per query a plain scan is cheaper than gathering them one by one,
 # which only happens for pathological data (a bank full of one near-identical hash).
 SCAN_FRACTION = 0.25
 # Positions into a segment of at most this many entries fit in 3 bytes.
 THREE_BYTE_POSITIONS = 2**24
+# The 64-bit words of a hash read for every candidate; the rest only to confirm one.
+HOT_WORDS = 2
+# Arrays read only for confirmed candidates (storage keeps them in a file that is not preloaded).
+COLD_ARRAYS = frozenset({"hashes_cold", "ids"})
 
 
 def build_arrays(
@@ -49,7 +60,8 @@ def build_arrays(
     if not compact_ids:
         id_base = 0  # ids are stored as they are
     arrays: dict[str, np.ndarray] = {
-        "hashes": words,
+        "hashes_hot": np.ascontiguousarray(words[:, :HOT_WORDS]),
+        "hashes_cold": np.ascontiguousarray(words[:, HOT_WORDS:]),
         "ids": (ids - id_base).astype(np.uint32) if compact_ids else ids.astype(np.int64),
     }
     position_bytes = 3 if count <= THREE_BYTE_POSITIONS else 4
@@ -88,13 +100,15 @@ class _Table:
 class BaseSegment:
     """Read-only search over the arrays of one base segment (possibly memory-mapped)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def __init__(self, arrays: dict[str, Any], meta: dict[str, Any]) -> None:
         self.count: int = int(meta["count"])
         self.bits: int = int(meta["chunk_bits"])
         self.chunk_count: int = int(meta["chunk_count"])
         self.id_base: int = int(meta["id_base"])
-        self.hashes: np.ndarray = arrays["hashes"]
-        self.ids: np.ndarray = arrays["ids"]
+        self.hot: np.ndarray = arrays["hashes_hot"]
+        # Read with pread for confirmed candidates only (storage.ColdArray).
+        self.cold: ColdArray = arrays["hashes_cold"]
+        self.ids: ColdArray = arrays["ids"]
         self.tables = [
             _Table(
                 CompactOffsets.from_arrays(
@@ -111,11 +125,15 @@ class BaseSegment:
 
     def entry_ids(self, positions: np.ndarray) -> np.ndarray:
         """Caller ids (int64) of the given positions."""
-        return np.take(self.ids, positions).astype(np.int64) + self.id_base
+        return self.ids.take(positions).astype(np.int64) + self.id_base
 
     def all_ids(self) -> np.ndarray:
         """Every entry id (int64), in storage order; reads the whole ids array."""
-        return self.entry_ids(np.arange(self.count))
+        return self.ids.read_all().astype(np.int64) + self.id_base
+
+    def all_words(self) -> np.ndarray:
+        """Every hash as an (n, 4) uint64 word matrix, in storage order; reads both halves."""
+        return np.concatenate([self.hot, self.cold.read_all()], axis=1)
 
     def search(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
         """All (query row, position, distance) with distance <= max_distance, exactly.
@@ -131,8 +149,27 @@ class BaseSegment:
         if candidates is None:
             return self._scan(queries, max_distance)
         query_rows, positions = candidates
-        gathered = np.take(self.hashes, positions, axis=0)
-        distances = popcount_rows(gathered ^ np.take(queries, query_rows, axis=0))
+        near = popcount_rows(
+            np.take(self.hot, positions, axis=0) ^ np.take(queries[:, :HOT_WORDS], query_rows, 0)
+        )
+        return self._confirm(queries, max_distance, query_rows, positions, near)
+
+    def _confirm(
+        self,
+        queries: np.ndarray,
+        max_distance: int,
+        query_rows: np.ndarray,
+        positions: np.ndarray,
+        near: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """The candidates within max_distance on all bits, given their distances on the hot
+        words (`near`): only those already within it there read their cold half."""
+        keep = near <= max_distance
+        query_rows, positions, near = query_rows[keep], positions[keep], near[keep]
+        far = popcount_rows(
+            self.cold.take(positions) ^ np.take(queries[:, HOT_WORDS:], query_rows, 0)
+        )
+        distances = near + far
         keep = distances <= max_distance
         return query_rows[keep], positions[keep], distances[keep]
 
@@ -200,13 +237,19 @@ class BaseSegment:
         return positions
 
     def _scan(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
-        rows, positions, distances = [], [], []
+        rows, positions, near = [], [], []
         for row, query in enumerate(queries):
             for start in range(0, self.count, 1 << 20):
-                block = self.hashes[start : start + (1 << 20)]
-                found_distances = popcount_rows(block ^ query)
+                block = self.hot[start : start + (1 << 20)]
+                found_distances = popcount_rows(block ^ query[:HOT_WORDS])
                 found = np.flatnonzero(found_distances <= max_distance)
                 rows.append(np.full(found.size, row, dtype=np.int64))
                 positions.append(found + start)
-                distances.append(found_distances[found])
-        return np.concatenate(rows), np.concatenate(positions), np.concatenate(distances)
+                near.append(found_distances[found])
+        return self._confirm(
+            queries,
+            max_distance,
+            np.concatenate(rows),
+            np.concatenate(positions),
+            np.concatenate(near),
+        )

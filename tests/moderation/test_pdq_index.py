@@ -273,6 +273,47 @@ def test_compact_folds_delta_and_removals_into_a_new_base(tmp_path, corpus) -> N
     assert len(PdqIndex.open(tmp_path)) == len(ids) + 1
 
 
+def test_candidates_near_on_the_hot_half_are_confirmed_on_the_cold_half(tmp_path, no_scan) -> None:
+    # Search reads the first 16 bytes of every candidate and the last 16 only for those within
+    # the radius there: plant entries identical on the hot half and 0..40 bits off on the cold
+    # half, and split distances (hot + cold) around 31, and compare with brute force.
+    rng = np.random.default_rng(5)
+    query = random_hashes(rng, 1)[0]
+    planted = []
+    for hot_bits, cold_bits in [(0, k) for k in range(41)] + [(20, 11), (20, 12), (31, 0)]:
+        bits = np.unpackbits(query)
+        bits[rng.choice(128, size=hot_bits, replace=False)] ^= 1
+        bits[128 + rng.choice(128, size=cold_bits, replace=False)] ^= 1
+        planted.append(np.packbits(bits))
+    hashes = np.concatenate([random_hashes(rng, 5000), np.array(planted)])
+    ids = np.arange(len(hashes), dtype=np.int64) + 2**40
+    index = PdqIndex.build(tmp_path, ids, hashes)
+    for radius in (0, 11, 31):
+        assert index.search(query[None], radius) == [brute_force(ids, hashes, query, radius)]
+    found = dict(index.search(query[None])[0])
+    assert [found.get(ids[5000 + k]) for k in (31, 32, 41, 42, 43)] == [31, None, 31, None, 31]
+
+
+def test_cold_arrays_are_stored_apart_and_old_formats_are_refused(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    hashes = random_hashes(rng, 100)
+    PdqIndex.build(tmp_path, np.arange(100, dtype=np.int64) + 7, hashes)
+    version = (tmp_path / "CURRENT").read_text()
+    # Opened and searched (a confirmed match reads its cold row): only segment.bin is mapped.
+    index = PdqIndex.open(tmp_path)
+    assert index.search(hashes[40:41]) == [[(47, 0)]]
+    maps = Path("/proc/self/maps").read_text()
+    assert f"{version}/segment.bin" in maps and "cold.bin" not in maps
+    meta_file = tmp_path / version / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    files = {name: spec["file"] for name, spec in meta["arrays"].items()}
+    assert {name for name, file in files.items() if file == "cold.bin"} == {"hashes_cold", "ids"}
+    assert files["hashes_hot"] == "segment.bin"
+    meta_file.write_text(json.dumps({**meta, "format": 1}))
+    with pytest.raises(IndexFormatError):
+        PdqIndex.open(tmp_path)
+
+
 def test_empty_index_and_bad_input(tmp_path) -> None:
     index = PdqIndex.build(tmp_path, np.empty(0, dtype=np.int64), np.empty((0, 32), np.uint8))
     assert len(index) == 0 and index.high_water_id is None
