@@ -134,8 +134,15 @@ def platform_rotate(slug: str, secret: str | None, as_json: bool) -> None:
 @click.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="RQ's log level: INFO logs every job, periodic ones included.",
+)
 @with_appcontext
-def worker(queues: tuple[str, ...], burst: bool) -> None:
+def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
     """Run an RQ worker on QUEUES (default: all, in priority order)."""
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
@@ -158,7 +165,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
         [queue(name, connection) for name in names],
         connection=connection,
         serializer=JSONSerializer,
-    ).work(burst=burst, logging_level="INFO")
+    ).work(burst=burst, logging_level=log_level.upper())
 
 
 @click.command("sweep")

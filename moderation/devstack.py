@@ -69,7 +69,9 @@ def main() -> int:
             [*command, "demo"], env=env, check=True, capture_output=True, text=True
         )
         summary = json.loads(loaded.stdout)
-        processes.append(subprocess.Popen([*command, "worker"], env=env))
+        # WARNING: at INFO the periodic jobs (every few seconds) would scroll the login below
+        # out of sight; failures still show, and /dashboard/jobs shows every job.
+        processes.append(subprocess.Popen([*command, "worker", "--log-level", "WARNING"], env=env))
         processes.append(subprocess.Popen([*command, "cron"], env=env))
         processes.append(
             subprocess.Popen([*command, "run", "--host", "127.0.0.1", "--port", str(port)], env=env)
@@ -85,6 +87,7 @@ def main() -> int:
             f'            {sys.executable} -c "import pyotp; print(pyotp.TOTP('
             f"'{summary['login'].get('totp_secret', '')}').now())\")\n"
             f"  Reports   {len(summary['reports'])} synthetic reports are being triaged\n"
+            f"  Jobs      http://127.0.0.1:{port}/dashboard/jobs (the worker logs warnings only)\n"
             "  Stop      Ctrl-C\n"
             "=======================================================\n",
             flush=True,

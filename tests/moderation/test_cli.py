@@ -60,6 +60,17 @@ def test_unknown_queue_is_refused(app, runner):
     assert result.exit_code != 0 and "unknown queue" in result.output
 
 
+def test_worker_log_level_is_checked_and_applied(app, runner, redis, monkeypatch):
+    from rq import SimpleWorker
+
+    levels = []
+    monkeypatch.setattr(SimpleWorker, "work", lambda self, **kw: levels.append(kw))
+    assert runner.invoke(args=["worker", "--burst", "--log-level", "warning"]).exit_code == 0
+    assert levels == [{"burst": True, "logging_level": "WARNING"}]
+    result = runner.invoke(args=["worker", "--log-level", "LOUD"])
+    assert result.exit_code != 0 and "LOUD" in result.output
+
+
 def test_cron_once_enqueues_sweep_once_per_period(app, runner, redis):
     assert runner.invoke(args=["cron", "--once"]).exit_code == 0
     assert runner.invoke(args=["cron", "--once"]).exit_code == 0
