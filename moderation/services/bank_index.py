@@ -137,7 +137,13 @@ class BankIndex:
                 and now - self._last_refresh < self.settings.refresh_seconds
             ):
                 return 0
-            index.refresh()
+            try:
+                index.refresh()
+            except IndexFormatError:
+                # A base this code cannot read (another release's, during a rolling upgrade, or
+                # damaged): build our own from the database rather than fail every lookup.
+                log.warning("bank index: unreadable new base; rebuilding")
+                index = self._index = build_from_database(session, self.settings.directory)
             added = 0
             while True:
                 rows = _pdq_rows(session, index.high_water_id or 0, _READ_BATCH)

@@ -72,7 +72,13 @@ class RefreshingIndex:
         if index is None:
             index = self._open_or_build(session)
         else:
-            index.refresh()
+            try:
+                index.refresh()
+            except IndexFormatError:
+                # A base this code cannot read (written by another release during a rolling
+                # upgrade, or damaged): build our own from the database rather than fail jobs.
+                log.warning("index %s: unreadable new base; rebuilding", self.directory.name)
+                index = self._build(session)
         # New rows past the high-water id prove the table is not behind the index, so the
         # max(id) check (a second query on every search) is only needed when there are none.
         if not self._catch_up(session, index):

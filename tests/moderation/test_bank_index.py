@@ -127,6 +127,20 @@ def test_new_entries_become_searchable_on_refresh_without_a_rebuild(session):
     assert stats["version"] == version and stats["delta"] == 1  # no rebuild happened
 
 
+def test_refresh_rebuilds_when_the_new_base_is_unreadable(session):
+    from tests.moderation.test_clusters import _write_unreadable_version
+
+    index = bank_index_for(current_app.config)
+    bank = create_bank(session, "upgrade")
+    add_to_bank(session, bank.id, "pdq", "5a" * 32, source="t")
+    index.refresh(session, force=True)
+    _write_unreadable_version(index.settings.directory)
+    add_to_bank(session, bank.id, "pdq", "a5" * 32, source="t")
+    index.refresh(session, force=True)
+    assert len(lookup(session, ["5a" * 32])) == 1 and len(lookup(session, ["a5" * 32])) == 1
+    assert index.stats()["version"] != "v-99999999999999999999-feedbeef"
+
+
 def test_maintenance_rebuilds_when_the_delta_grows_and_the_job_runs(session, app):
     from workers import jobs
 

@@ -206,3 +206,32 @@ def test_index_rebuilds_when_the_table_went_backwards(app, tmp_path):
     assert index.search(None, ["f" * 64], 0) == [[(2, 0)]]
     rows[:] = [(1, "f" * 64)]  # reset: ids start again, other content
     assert index.search(None, ["f" * 64], 0) == [[(1, 0)]]
+
+
+def _write_unreadable_version(directory) -> None:
+    """Make CURRENT name a version another release wrote (a format this code refuses)."""
+    import json
+
+    current = (directory / "CURRENT").read_text()
+    other = directory / "v-99999999999999999999-feedbeef"
+    other.mkdir()
+    meta = json.loads((directory / current / "meta.json").read_text())
+    (other / "meta.json").write_text(json.dumps({**meta, "format": 999}))
+    (directory / "CURRENT").write_text(other.name)
+
+
+def test_index_rebuilds_when_a_refresh_finds_a_base_it_cannot_read(app, tmp_path):
+    rows: list[tuple[int, str]] = [(1, "0" * 64), (2, "f" * 64)]
+    source = IndexSource(
+        load_after=lambda _s, after, limit: (
+            [i for i, _ in rows if i > after][:limit],
+            [h for i, h in rows if i > after][:limit],
+        ),
+        max_id=lambda _s: max((i for i, _ in rows), default=None),
+    )
+    index = RefreshingIndex(tmp_path / "ix", source)
+    assert index.search(None, ["f" * 64], 0) == [[(2, 0)]]
+    _write_unreadable_version(tmp_path / "ix")
+    rows.append((3, "f" * 64))
+    assert index.search(None, ["f" * 64], 0) == [[(2, 0), (3, 0)]]
+    assert (tmp_path / "ix" / "CURRENT").read_text() != "v-99999999999999999999-feedbeef"
