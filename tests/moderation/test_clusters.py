@@ -192,17 +192,21 @@ def test_video_copies_join_the_original_cluster_end_to_end(app, client, tmp_path
             assert matched[0].details["target_match_share"] >= 0.7
 
 
-def test_index_rebuilds_when_the_table_went_backwards(app, tmp_path):
-    """A database restored or reset behind the index must not hide its rows."""
-    rows: list[tuple[int, str]] = [(1, "0" * 64), (2, "f" * 64)]
-    source = IndexSource(
+def _list_source(rows: list[tuple[int, str]]) -> IndexSource:
+    """An index source reading (id, pdq hex) rows from a list the test can change."""
+    return IndexSource(
         load_after=lambda _s, after, limit: (
             [i for i, _ in rows if i > after][:limit],
             [h for i, h in rows if i > after][:limit],
         ),
         max_id=lambda _s: max((i for i, _ in rows), default=None),
     )
-    index = RefreshingIndex(tmp_path / "ix", source)
+
+
+def test_index_rebuilds_when_the_table_went_backwards(app, tmp_path):
+    """A database restored or reset behind the index must not hide its rows."""
+    rows: list[tuple[int, str]] = [(1, "0" * 64), (2, "f" * 64)]
+    index = RefreshingIndex(tmp_path / "ix", _list_source(rows))
     assert index.search(None, ["f" * 64], 0) == [[(2, 0)]]
     rows[:] = [(1, "f" * 64)]  # reset: ids start again, other content
     assert index.search(None, ["f" * 64], 0) == [[(1, 0)]]
@@ -222,14 +226,7 @@ def _write_unreadable_version(directory) -> None:
 
 def test_index_rebuilds_when_a_refresh_finds_a_base_it_cannot_read(app, tmp_path):
     rows: list[tuple[int, str]] = [(1, "0" * 64), (2, "f" * 64)]
-    source = IndexSource(
-        load_after=lambda _s, after, limit: (
-            [i for i, _ in rows if i > after][:limit],
-            [h for i, h in rows if i > after][:limit],
-        ),
-        max_id=lambda _s: max((i for i, _ in rows), default=None),
-    )
-    index = RefreshingIndex(tmp_path / "ix", source)
+    index = RefreshingIndex(tmp_path / "ix", _list_source(rows))
     assert index.search(None, ["f" * 64], 0) == [[(2, 0)]]
     _write_unreadable_version(tmp_path / "ix")
     rows.append((3, "f" * 64))
