@@ -8,9 +8,9 @@ positions: the hashes themselves are kept in chunk-0 order, so its buckets are c
 Only the first half of each hash is read for every candidate: a hash within r bits of the query
 is within r bits on any half of it, and an unrelated candidate almost never is (at 10M hashes,
 4.4 of ~26,400 candidates per image pass, 0.6 distinct entries). The second half and the ids
-(COLD_ARRAYS) are read
-only for the candidates that pass, so they are stored apart and read with pread (storage.py):
-20 of the ~75.5 bytes per hash never need to be in memory, and exactness is kept.
+(COLD_ARRAYS) are read only for the candidates that pass, so they are stored apart and read with
+pread (storage.py): 20 of the ~75.5 bytes per hash never need to be in memory, and exactness is
+kept.
 """
 
 from __future__ import annotations
