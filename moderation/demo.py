@@ -17,12 +17,15 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from models import Platform, User
+from moderation.config import decode_media_key
 from moderation.db import db
 from moderation.media_store import media_store_for
 from moderation.redis_conn import get_redis
+from moderation.services import victim_reports
 from moderation.services.intake import enqueue_after_commit, store_report
 from moderation.services.platforms import create_platform, get_platform
 from moderation.services.report_input import parse_report
+from moderation.services.sealing import contact_key
 from moderation.services.users import create_user
 
 DEMO_EMAIL = "demo@example.org"
@@ -166,6 +169,7 @@ def load_demo(app: Flask) -> dict[str, Any]:
         )
         enqueue_after_commit(get_redis(), result.body["id"])
         created.append(result.body["id"])
+    created.append(_portal_report(app, store))
     return {
         "platform": DEMO_PLATFORM,
         "reports": created,
@@ -175,6 +179,28 @@ def load_demo(app: Flask) -> dict[str, Any]:
             **_demo_two_factor(app),
         },
     }
+
+
+def _portal_report(app: Flask, store: Any) -> int:
+    """One report filed through the victim portal, with (made-up) contact details sealed with
+    it, so the demo shows the audited "Show contact details" path too."""
+    receipt = victim_reports.file_report(
+        db.session,
+        store,
+        get_redis(),
+        victim_reports.PortalSubmission(
+            category="ncii",
+            links=("https://social.example/demo/room-7",),
+            uploads=(victim_reports.Upload("demo-portal.jpg", synthetic_picture(99)),),
+            description="(demo) Someone posted this photo of me with the name of my school.",
+            contact="(demo) 010-0000-0000, text messages after 6 pm",
+        ),
+        victim_reports.PortalSettings(
+            platform_slug=str(app.config["PORTAL_PLATFORM_SLUG"]),
+            contact_key=contact_key(decode_media_key(app.config["MEDIA_KEY"])),
+        ),
+    )
+    return receipt.report_id
 
 
 def _demo_two_factor(app: Flask) -> dict[str, str]:

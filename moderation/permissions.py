@@ -11,6 +11,7 @@ Role matrix (an action not listed is refused):
 | DECIDE          | yes       | yes    | -                   | yes   |
 | DECIDE_CLUSTER  | -         | yes    | -                   | yes   |
 | ESCALATE        | yes       | yes    | -                   | yes   |
+| VIEW_CONTACT    | -         | yes    | escalated only      | yes   |
 | VIEW_CASES      | -         | -      | yes                 | yes   |
 | EXPORT_EVIDENCE | -         | -      | yes                 | yes   |
 | VIEW_DASHBOARD  | -         | yes    | -                   | yes   |
@@ -54,6 +55,8 @@ class Action(StrEnum):
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_JOBS = "view_jobs"
     EXPORT_EVIDENCE = "export_evidence"
+    # Open the contact data sealed with a report (a victim's, or a Mastodon reporter's).
+    VIEW_CONTACT = "view_contact"
 
 
 CSAM_CATEGORY = "csam_suspected"
@@ -65,9 +68,15 @@ _MODERATOR = frozenset(
 )
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "moderator": _MODERATOR,
-    "senior": _MODERATOR | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD},
+    "senior": _MODERATOR | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT},
     LIAISON_ROLE: frozenset(
-        {Action.VIEW_REPORT, Action.REVEAL_MEDIA, Action.VIEW_CASES, Action.EXPORT_EVIDENCE}
+        {
+            Action.VIEW_REPORT,
+            Action.REVEAL_MEDIA,
+            Action.VIEW_CASES,
+            Action.EXPORT_EVIDENCE,
+            Action.VIEW_CONTACT,
+        }
     ),
     "admin": frozenset(Action),
 }

@@ -21,12 +21,23 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Media, Report
+from moderation.config import decode_media_key
 from moderation.db import db
 from moderation.errors import ConflictError, NotFoundError
 from moderation.media_store import media_store_for
 from moderation.permissions import Action, can, permission_required, require, visible_reports_clause
-from moderation.services import audit, decisions, previews, reports, reveals, review, wellness
+from moderation.services import (
+    audit,
+    contacts,
+    decisions,
+    previews,
+    reports,
+    reveals,
+    review,
+    wellness,
+)
 from moderation.services.review import QueueFilters
+from moderation.services.sealing import contact_key
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -39,6 +50,16 @@ ACTION_LABELS = {
     "no_violation": _l("No violation"),
     "needs_context": _l("Needs more context"),
     "escalate": _l("Escalate to liaison"),
+}
+
+# Kinds of sealed contact data and their fields, as the contact page words them.
+CONTACT_LABELS = {
+    "portal_contact": _l("How the person asked to be reached (report portal)"),
+    "mastodon_reporter": _l("The reporter's account details, as Mastodon sent them"),
+    "contact": _l("Contact"),
+    "email": _l("Email"),
+    "ip": _l("Last IP address"),
+    "ips": _l("IP addresses used"),
 }
 
 
@@ -119,6 +140,30 @@ def item(report_id: int) -> str:
         can_decide=can(current_user, Action.DECIDE, view.report),
         can_reveal=can(current_user, Action.REVEAL_MEDIA, view.report),
         pending=any(d.state == "pending" for d in view.decisions),
+        contact_purposes=contacts.purposes_held(db.session, view.report.id),
+        can_view_contact=can(current_user, Action.VIEW_CONTACT, view.report),
+        contact_labels=CONTACT_LABELS,
+    )
+
+
+@bp.post("/<int:report_id>/contact")
+@permission_required(Action.VIEW_CONTACT)
+def contact(report_id: int) -> str:
+    """Open the contact data sealed with a report; audited. A CSRF-protected POST, so the page
+    that shows it has no address to come back to. 404 for reports the user may not know."""
+    report = db.session.get(Report, report_id)
+    if report is None:
+        raise NotFoundError("no such report")
+    require(current_user, Action.VIEW_CONTACT, report)
+    key = contact_key(decode_media_key(current_app.config["MEDIA_KEY"]))
+    opened = contacts.open_contacts(db.session, key, report, current_user.id)
+    db.session.commit()
+    return render_template(
+        "review/contact.html",
+        report=report,
+        opened=opened,
+        labels=CONTACT_LABELS,
+        filters=_filters(),
     )
 
 

@@ -42,8 +42,9 @@ EXPECTED_ALLOWED = {
         "decide_cluster",
         "escalate",
         "view_dashboard",
+        "view_contact",
     },
-    "liaison": {"view_report", "reveal_media", "view_cases", "export_evidence"},
+    "liaison": {"view_report", "reveal_media", "view_cases", "export_evidence", "view_contact"},
     "admin": {action.value for action in Action},
 }
 

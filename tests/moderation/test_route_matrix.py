@@ -102,6 +102,8 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("review.decide", "POST"): allow(CSAM, PAGE_POST, denied=UNKNOWN | DENIED),
     ("review.preview", "GET"): allow(CSAM, OK, denied=UNKNOWN),
     ("review.reveal", "POST"): allow(CSAM, PAGE_POST, denied=UNKNOWN | DENIED),
+    # Sealed contact data: senior, liaison (escalated reports only) and admin.
+    ("review.contact", "POST"): allow(CSAM, OK, denied=UNKNOWN | DENIED),
     # Another moderator's reveal: unknown to everyone but its owner.
     ("review.revealed", "GET"): allow((), UNKNOWN, denied=UNKNOWN),
     ("review.undo", "POST"): allow(QUEUE, UNKNOWN | PAGE_POST),
