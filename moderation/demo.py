@@ -17,7 +17,6 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from models import Platform, User
-from moderation.config import decode_media_key
 from moderation.db import db
 from moderation.media_store import media_store_for
 from moderation.redis_conn import get_redis
@@ -25,7 +24,7 @@ from moderation.services import victim_reports
 from moderation.services.intake import enqueue_after_commit, store_report
 from moderation.services.platforms import create_platform, get_platform
 from moderation.services.report_input import parse_report
-from moderation.services.sealing import contact_key
+from moderation.services.sealing import contact_key_for
 from moderation.services.users import create_user
 
 DEMO_EMAIL = "demo@example.org"
@@ -197,7 +196,7 @@ def _portal_report(app: Flask, store: Any) -> int:
         ),
         victim_reports.PortalSettings(
             platform_slug=str(app.config["PORTAL_PLATFORM_SLUG"]),
-            contact_key=contact_key(decode_media_key(app.config["MEDIA_KEY"])),
+            contact_key=contact_key_for(app.config),
         ),
     )
     return receipt.report_id

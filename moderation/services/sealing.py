@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import SealedContact
+from moderation.config import decode_media_key
 
 _MAGIC = b"SC1"
 _NONCE_LEN = 12
@@ -32,6 +34,11 @@ class SealError(Exception):
 def contact_key(media_key: bytes) -> bytes:
     """The 32-byte contact-data key derived from the media key-encryption key."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(media_key)
+
+
+def contact_key_for(config: Mapping[str, Any]) -> bytes:
+    """The contact-data key of an app's configuration (derived from its MEDIA_KEY)."""
+    return contact_key(decode_media_key(config["MEDIA_KEY"]))
 
 
 def _associated(report_id: int, purpose: str) -> bytes:

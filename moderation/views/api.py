@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from moderation.config import decode_media_key
 from moderation.db import db
 from moderation.errors import NotFoundError
 from moderation.limits import limiter
 from moderation.media_store import media_store_for
 from moderation.redis_conn import get_redis
 from moderation.services import intake, mastodon, platforms, reports
-from moderation.services.sealing import contact_key
+from moderation.services.sealing import contact_key_for
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -82,7 +81,7 @@ def receive_mastodon(slug: str) -> tuple[Response, int]:
     settings = mastodon.MastodonSettings(
         max_media=int(config["MAX_MEDIA_PER_REPORT"]),
         keep_reporter_pii=bool(config["MASTODON_KEEP_REPORTER_PII"]),
-        contact_key=contact_key(decode_media_key(config["MEDIA_KEY"])),
+        contact_key=contact_key_for(config),
     )
     result = mastodon.receive_mastodon(
         db.session,

@@ -22,14 +22,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from moderation.config import decode_media_key
 from moderation.db import db
 from moderation.errors import ValidationError
 from moderation.limits import limiter
 from moderation.media_store import media_store_for
 from moderation.redis_conn import get_redis
 from moderation.services import victim_reports
-from moderation.services.sealing import contact_key
+from moderation.services.sealing import contact_key_for
 
 bp = Blueprint("public", __name__, url_prefix="/portal")
 
@@ -89,7 +88,7 @@ def _settings() -> victim_reports.PortalSettings:
         max_uploads=int(config["PORTAL_MAX_UPLOADS"]),
         max_upload_bytes=int(config["PORTAL_MAX_UPLOAD_BYTES"]),
         max_links=int(config["PORTAL_MAX_LINKS"]),
-        contact_key=contact_key(decode_media_key(config["MEDIA_KEY"])),
+        contact_key=contact_key_for(config),
     )
 
 

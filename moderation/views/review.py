@@ -21,7 +21,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Media, Report
-from moderation.config import decode_media_key
 from moderation.db import db
 from moderation.errors import ConflictError, NotFoundError
 from moderation.media_store import media_store_for
@@ -37,7 +36,7 @@ from moderation.services import (
     wellness,
 )
 from moderation.services.review import QueueFilters
-from moderation.services.sealing import contact_key
+from moderation.services.sealing import contact_key_for
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -155,7 +154,7 @@ def contact(report_id: int) -> str:
     if report is None:
         raise NotFoundError("no such report")
     require(current_user, Action.VIEW_CONTACT, report)
-    key = contact_key(decode_media_key(current_app.config["MEDIA_KEY"]))
+    key = contact_key_for(current_app.config)
     opened = contacts.open_contacts(db.session, key, report, current_user.id)
     db.session.commit()
     return render_template(
