@@ -96,6 +96,15 @@ def _media(media_id: int, action: Action) -> Media:
     return media
 
 
+def _report(report_id: int, action: Action) -> Report:
+    """The report, if the user may do `action` on it; 404 for one they may not know exists."""
+    report = db.session.get(Report, report_id)
+    if report is None:
+        raise NotFoundError("no such report")
+    require(current_user, action, report)
+    return report
+
+
 @bp.get("/<int:report_id>")
 @permission_required(Action.VIEW_REPORT)
 def item(report_id: int) -> str:
@@ -150,10 +159,7 @@ def item(report_id: int) -> str:
 def contact(report_id: int) -> str:
     """Open the contact data sealed with a report; audited. A CSRF-protected POST, so the page
     that shows it has no address to come back to. 404 for reports the user may not know."""
-    report = db.session.get(Report, report_id)
-    if report is None:
-        raise NotFoundError("no such report")
-    require(current_user, Action.VIEW_CONTACT, report)
+    report = _report(report_id, Action.VIEW_CONTACT)
     key = contact_key_for(current_app.config)
     opened = contacts.open_contacts(db.session, key, report, current_user.id)
     db.session.commit()
@@ -228,10 +234,7 @@ def _decision_input() -> decisions.DecisionInput:
 def decide(report_id: int) -> Response:
     """Record a decision (pending for UNDO_SECONDS), on the report or its whole cluster.
     `next=1` goes on to the next open item."""
-    report = db.session.get(Report, report_id)
-    if report is None:
-        raise NotFoundError("no such report")
-    require(current_user, Action.DECIDE, report)
+    report = _report(report_id, Action.DECIDE)
     choice = _decision_input()
     if choice.action == "escalate":
         require(current_user, Action.ESCALATE, report)
