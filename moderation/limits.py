@@ -15,7 +15,10 @@ limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="m
 
 def init_limiter(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    # If Redis is down, let requests through rather than refuse all intake: the limiter protects
-    # capacity, it is not an authentication control.
+    # If Redis is down, each process keeps counting in its own memory (the same limits, so at
+    # most one budget per process) instead of letting every request through: sign-in and the
+    # public portal stay throttled. It returns to Redis once Redis answers again.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # Last resort: an error the fallback cannot absorb must not refuse intake.
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)

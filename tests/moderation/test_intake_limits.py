@@ -220,3 +220,38 @@ def test_status_api_shows_decision_and_never_custody(app, client):
         headers={"Authorization": f"Bearer {other.api_token}"},
     )
     assert wrong_slug.status_code == 401
+
+
+def test_platform_rate_limit_holds_while_redis_is_down(app, client):
+    """With Redis unreachable the limiter counts in this process's memory: still a 429, never a
+    free pass, and intake itself keeps answering."""
+    from moderation import create_app
+
+    acme = make_platform(app, "acme")
+    config = {
+        key: app.config[key]
+        for key in ("TESTING", "DATABASE_URL", "SECRET_KEY", "MEDIA_KEY", "MEDIA_DIR")
+    }
+    down = create_app(
+        {
+            **config,
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
+            "RATE_LIMIT_PLATFORM": "3/minute",
+        }
+    )
+    try:
+        with down.test_client() as down_client:
+            for _ in range(3):
+                assert post_report(down_client, acme, report_body()).status_code == 202
+            blocked = post_report(down_client, acme, report_body())
+            assert blocked.status_code == 429
+            assert _error(blocked) == "too_many_requests"
+            assert int(blocked.headers["Retry-After"]) > 0
+    finally:
+        down.extensions["moderation.db"][0].dispose()
+        # The limiter is shared by every app in this process: point it back at live Redis.
+        create_app({**config, "REDIS_URL": app.config["REDIS_URL"]}).extensions[
+            "moderation.db"
+        ][0].dispose()
+    assert _count(app, Report) == 3
