@@ -35,6 +35,9 @@ class JobSpec:
 
 
 TRIAGE_REPORT = JobSpec("workers.jobs.triage_report", "triage", timeout=300)
+# Re-score one report whose category changed upstream; on the triage queue, as it moves a
+# report within the review queue.
+RESCORE_REPORT = JobSpec("workers.jobs.rescore_report", "triage", timeout=120)
 SWEEP_PENDING = JobSpec("workers.jobs.sweep_pending", "maintenance", timeout=120, retries=0)
 SEAL_AUDIT_LOG = JobSpec("workers.jobs.seal_audit_log", "maintenance", timeout=120, retries=0)
 # Make decisions final once their undo window has passed (see services/decisions.py).
@@ -92,14 +95,23 @@ def job_is_waiting(connection: Redis, job_id: str) -> bool:
     )
 
 
-def enqueue_triage(connection: Redis, report_id: int) -> Job | None:
-    """Enqueue triage of one report under its derived job id, unless it is already waiting."""
-    job_id = triage_job_id(report_id)
+def _enqueue_once(spec: JobSpec, connection: Redis, job_id: str, report_id: int) -> Job | None:
+    """Enqueue `spec` for one report under a derived job id, unless that job is already waiting."""
     try:
-        # The common case (a new report) costs one atomic round trip.
-        return enqueue(TRIAGE_REPORT, connection, report_id, job_id=job_id, unique=True)
+        # The common case (no such job) costs one atomic round trip.
+        return enqueue(spec, connection, report_id, job_id=job_id, unique=True)
     except DuplicateJobError:
         if job_is_waiting(connection, job_id):
             return None
         # A finished or failed job of the same report: replace it (the sweeper's rescue path).
-        return enqueue(TRIAGE_REPORT, connection, report_id, job_id=job_id)
+        return enqueue(spec, connection, report_id, job_id=job_id)
+
+
+def enqueue_triage(connection: Redis, report_id: int) -> Job | None:
+    """Enqueue triage of one report under its derived job id, unless it is already waiting."""
+    return _enqueue_once(TRIAGE_REPORT, connection, triage_job_id(report_id), report_id)
+
+
+def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:
+    """Enqueue re-scoring of one report, unless a re-score of it is already waiting."""
+    return _enqueue_once(RESCORE_REPORT, connection, f"rescore-report-{report_id}", report_id)

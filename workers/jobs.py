@@ -33,6 +33,15 @@ def triage_report(report_id: int) -> str:
         )
 
 
+def rescore_report(report_id: int) -> bool:
+    """Re-score one open report (its category changed upstream); False if it is not open."""
+    from moderation.services.rescoring import rescore_reports
+
+    with app_context() as app:
+        settings = triage.TriageSettings.from_config(app.config, app.instance_path)
+        return bool(rescore_reports(db.session, settings, [int(report_id)]))
+
+
 def seal_audit_log() -> int:
     """Link recorded audit events onto the hash chain."""
     with app_context():

@@ -2,26 +2,28 @@
 
 A report's priority includes its age against the category's SLA ("sla.elapsed" points that grow
 in steps as the deadline nears, "sla.overdue" once it has passed), but triage scores a report
-once. This periodic pass finds open reports whose SLA points, computed now, differ from the ones
-stored in their priority reasons, and re-scores them with the triage policy. Priority is derived
-data, so no audit event is written.
+once. This periodic pass finds open reports whose row-derived reasons (the SLA points, and which
+category reasons they have), computed now, differ from the ones stored with their priority, and
+re-scores them with the triage policy. The category part also catches a category
+raised upstream (services/mastodon.py) whose immediate re-score job was lost with Redis.
+Priority is derived data, so no audit event is written.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from models import Cluster, Report, utcnow
+from models import Report, utcnow
 from moderation.policy import PriorityInput, compute_priority
-from moderation.services import clusters
+from moderation.services.rescoring import rescore_reports
 from moderation.services.signals import sla_deadline
-from moderation.services.triage import OPEN_STATUSES, TriageSettings, prioritise
+from moderation.services.triage import OPEN_STATUSES, TriageSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +31,28 @@ log = logging.getLogger(__name__)
 SCAN_BATCH = 2000
 
 
-def sla_points(
+# What of a score depends only on the report's own row: the SLA points (its age against the
+# category's deadline) and which category reasons it has (the points of those change only with
+# the operator's weights, which this pass leaves alone).
+RowSignature = tuple[dict[str, int], frozenset[str]]
+_CATEGORY_CODES = ("category.", "minor.suspected")
+
+
+def _signature(reasons: Iterable[tuple[str, int]]) -> RowSignature:
+    pairs = list(reasons)
+    sla = {code: points for code, points in pairs if code.startswith("sla.")}
+    return sla, frozenset(code for code, _ in pairs if code.startswith(_CATEGORY_CODES))
+
+
+def row_signature(
     category: str,
     reporter_kind: str,
     received_at: datetime | None,
     sla_hours: Mapping[str, Any],
     weights: Mapping[str, int] | None,
     now: datetime,
-) -> dict[str, int]:
-    """The SLA reasons' points ({code: points}) the policy gives such a report at `now`.
+) -> RowSignature:
+    """The row-derived part of the score the policy gives such a report at `now`.
 
     Computed by the policy itself, so this can never disagree with a full re-score."""
     probe = Report(category=category, reporter_kind=reporter_kind, received_at=received_at)
@@ -49,22 +64,23 @@ def sla_points(
         now=now,
     )
     _, reasons = compute_priority(facts, weights)
-    return {reason.code: reason.points for reason in reasons if reason.code.startswith("sla.")}
+    return _signature((reason.code, reason.points) for reason in reasons)
 
 
-def stored_sla_points(reasons: Sequence[Any] | None) -> dict[str, int]:
-    """The SLA reasons' points as stored with the report's last score."""
-    return {
-        str(reason.get("code")): int(reason.get("points", 0))
+def stored_row_signature(reasons: Sequence[Any] | None) -> RowSignature:
+    """The row-derived part of the report's last score, from its stored reasons."""
+    return _signature(
+        (str(reason.get("code", "")), int(reason.get("points", 0)))
         for reason in reasons or []
-        if isinstance(reason, dict) and str(reason.get("code", "")).startswith("sla.")
-    }
+        if isinstance(reason, dict)
+    )
 
 
 def stale_report_ids(
     session: Session, settings: TriageSettings, now: datetime, limit: int
 ) -> list[int]:
-    """Up to `limit` open reports, oldest first, whose stored SLA points differ from now's."""
+    """Up to `limit` open reports, oldest first, whose stored row-derived reasons differ from
+    now's."""
     stale: list[int] = []
     after: tuple[datetime, int] | None = None
     while len(stale) < limit:
@@ -84,7 +100,7 @@ def stale_report_ids(
             query = query.where(tuple_(Report.received_at, Report.id) > after)
         rows = session.execute(query).all()
         for row in rows:
-            current = sla_points(
+            current = row_signature(
                 row.category,
                 row.reporter_kind,
                 row.received_at,
@@ -92,7 +108,7 @@ def stale_report_ids(
                 settings.priority_weights,
                 now,
             )
-            if current != stored_sla_points(row.priority_reasons):
+            if current != stored_row_signature(row.priority_reasons):
                 stale.append(row.id)
                 if len(stale) >= limit:
                     break
@@ -109,7 +125,7 @@ def rescore_aging_reports(
     limit: int = 1000,
     batch: int = 200,
 ) -> list[int]:
-    """Re-score up to `limit` open reports whose SLA points changed; commit per batch.
+    """Re-score up to `limit` open reports whose row-derived reasons changed; commit per batch.
 
     Each batch runs under the cluster lock, as triage's re-scoring of cluster members does, so a
     report joining a cluster meanwhile cannot be overwritten with a stale re-share count.
@@ -119,27 +135,8 @@ def rescore_aging_reports(
     session.commit()  # end the read transaction: each batch starts with the lock
     done: list[int] = []
     for start in range(0, len(stale), batch):
-        clusters.lock_clusters(session)
-        reports = session.execute(
-            select(Report)
-            .where(Report.id.in_(stale[start : start + batch]), Report.status.in_(OPEN_STATUSES))
-            .order_by(Report.id)
-            .options(selectinload(Report.signals), selectinload(Report.media))
-        ).scalars()
-        reports = list(reports)
-        cluster_ids = {report.cluster_id for report in reports if report.cluster_id is not None}
-        sizes = dict(
-            session.execute(
-                select(Cluster.id, Cluster.report_count).where(Cluster.id.in_(cluster_ids))
-            ).all()
-            if cluster_ids
-            else []
-        )
-        for report in reports:
-            size = sizes.get(report.cluster_id, 1) if report.cluster_id is not None else 1
-            prioritise(session, report, settings, max(1, size), now)
-            done.append(report.id)
-        session.commit()
+        # Reports decided since the scan are skipped there (only open ones are re-scored).
+        done += rescore_reports(session, settings, stale[start : start + batch], now)
     if done:
         log.info("re-scored %d aging report(s)", len(done))
     return done

@@ -231,10 +231,18 @@ def _claim_delivery(
 
 
 def link_delivery_to_report(
-    session: Session, platform: Platform, delivery_id: str, report: Report, source: str
+    session: Session,
+    platform: Platform,
+    delivery_id: str,
+    report: Report,
+    source: str,
+    update: Callable[[Report], dict[str, Any]] | None = None,
 ) -> IntakeResult:
     """Record a delivery that updates a report we already hold, without creating another, and
-    commit. A replay of the same delivery gets the first answer."""
+    commit. A replay of the same delivery gets the first answer and changes nothing.
+
+    `update`, if given, applies the delivery to the report in the same transaction (once the
+    delivery is claimed) and returns what changed, as ids and codes for the audit event."""
     previous = previous_answer(session, platform.id, delivery_id)
     if previous:
         return previous
@@ -242,13 +250,14 @@ def link_delivery_to_report(
     previous = _claim_delivery(session, platform, delivery_id, report.id, body)
     if previous:
         return previous
+    changes = update(report) if update is not None else {}
     audit.record(
         session,
         "report.upstream_updated",
         actor_kind="platform",
         object_type="report",
         object_id=report.id,
-        details={"platform_id": platform.id, "source": source},
+        details={"platform_id": platform.id, "source": source, **changes},
     )
     session.commit()
     return IntakeResult(202, body, created=False)

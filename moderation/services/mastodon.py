@@ -17,29 +17,39 @@ Mapping:
   imagery, deepfakes, doxxing, sexual harassment, incitement; English and Korean), in that order.
 Mastodon sends no delivery id, so a delivery is identified by (event, report id, updated_at); a
 repeat is a replay. A `report.updated` for a report we hold is recorded against it and creates
-nothing new. The reporter's email and IP history are dropped unless MASTODON_KEEP_REPORTER_PII is
-on, in which case they are sealed (encrypted) beside the report; the reported account's email and
-IPs are never kept. Other events (a webhook subscribed to more than reports) are acknowledged
-with 200 and ignored, so Mastodon does not retry them.
+nothing new, but brings its upstream facts up to date (`apply_update`): Mastodon's category and
+cited rules in the context, and our category if the new mapping is more severe. An update never
+lowers our category (that is for our staff to judge; a report once suspected of showing a child
+stays restricted to CSAM_ROLES), and statuses added upstream are counted in the audit event, not
+fetched. A raised category is re-scored at once (a job); one raised to suspected CSAM is hidden
+from roles outside CSAM_ROLES from that moment. The reporter's email and IP history are dropped
+unless MASTODON_KEEP_REPORTER_PII is on, in which case they are sealed (encrypted) beside the
+report; the reported account's email and IPs are never kept. Other events (a webhook subscribed
+to more than reports) are acknowledged with 200 and ignored, so Mastodon does not retry them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from models import PlatformKind, Report
+from models import PlatformKind, Report, ReportStatus
 from moderation.errors import AuthenticationError, ValidationError
 from moderation.media_store import MediaStore
+from moderation.queueing import enqueue_rescore
 from moderation.services import intake
 from moderation.services.platforms import valid_secrets
 from moderation.services.report_input import (
+    CATEGORY_SEVERITY,
     MAX_SHORT,
     MAX_TEXT,
     MediaInput,
@@ -50,7 +60,11 @@ from moderation.services.report_input import (
 from moderation.services.sealing import add_sealed_contact
 from moderation.signatures import SignatureError, verify_hub
 
+log = logging.getLogger(__name__)
+
 REPORT_EVENTS = ("report.created", "report.updated")
+# Upstream facts an update refreshes in a held report's context.
+UPSTREAM_CONTEXT_KEYS = ("mastodon_category", "rule_ids", "forwarded")
 MEDIA_TYPES = ("image", "video", "gifv")
 REPORTER_PII_PURPOSE = "mastodon_reporter"
 
@@ -304,6 +318,68 @@ def _timestamp(value: Any) -> datetime | None:
         return None  # a time we cannot read is not worth refusing the report for
 
 
+@dataclass
+class AppliedUpdate:
+    """What `apply_update` changed: `changes` for the audit event (codes and counts only, never
+    text, names or addresses) and, if the category was raised, the report's status then."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    raised_status: str | None = None
+
+
+def apply_update(session: Session, report: Report, upstream: ReportInput) -> AppliedUpdate:
+    """Apply a `report.updated` to a report we hold (flushed, not committed).
+
+    The category is raised by one conditional UPDATE, so two updates racing cannot lower it,
+    and it returns the row's status as it is at that moment (on PostgreSQL after a triage
+    committing meanwhile), which says whether the report needs a new score.
+    """
+    applied = AppliedUpdate()
+    context = dict(report.context or {})
+    refreshed = [key for key in UPSTREAM_CONTEXT_KEYS if context.get(key) != upstream.context[key]]
+    for key in refreshed:
+        context[key] = upstream.context[key]
+    held = set(context.get("status_ids") or [])
+    added = [sid for sid in upstream.context["status_ids"] if sid not in held]
+    if refreshed:
+        report.context = context
+        applied.changes["refreshed"] = refreshed
+    if added:
+        applied.changes["statuses_not_fetched"] = len(added)
+    mapped = upstream.category
+    if mapped != report.category:
+        less_severe = CATEGORY_SEVERITY[: CATEGORY_SEVERITY.index(mapped)]
+        row = session.execute(
+            update(Report)
+            .where(Report.id == report.id, Report.category.in_(less_severe))
+            .values(category=mapped)
+            .returning(Report.status)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is not None:
+            applied.changes["category"] = {"from": report.category, "to": mapped}
+            applied.raised_status = row.status
+            set_committed_value(report, "category", mapped)
+        else:
+            applied.changes["upstream_category"] = mapped  # kept: lowering is for our staff
+    session.flush()
+    return applied
+
+
+# A raised category needs a new score once triage has claimed the report; before that, triage
+# reads the category itself (and re-reads it under the cluster lock before scoring).
+_RESCORE_STATUSES = (ReportStatus.TRIAGING, ReportStatus.QUEUED, ReportStatus.IN_REVIEW)
+
+
+def _rescore_later(redis: Redis, report_id: int) -> None:
+    try:
+        enqueue_rescore(redis, report_id)
+    except RedisError as exc:
+        # The aging pass re-scores it within CRON_RESCORE_INTERVAL_SECONDS (it compares the
+        # stored category reason with the row).
+        log.warning("re-score deferred for report %s: %s", report_id, type(exc).__name__)
+
+
 def receive_mastodon(
     session: Session,
     store: MediaStore,
@@ -336,9 +412,19 @@ def receive_mastodon(
         .limit(1)
     ).scalar_one_or_none()
     if existing is not None:
-        return intake.link_delivery_to_report(
-            session, platform, parsed.delivery_id, existing, source="mastodon"
+        applied = AppliedUpdate()
+
+        def refresh(report: Report) -> dict[str, Any]:
+            nonlocal applied
+            applied = apply_update(session, report, parsed.report_input)
+            return applied.changes
+
+        result = intake.link_delivery_to_report(
+            session, platform, parsed.delivery_id, existing, source="mastodon", update=refresh
         )
+        if applied.raised_status in _RESCORE_STATUSES:
+            _rescore_later(redis, existing.id)
+        return result
 
     def seal_reporter(report: Report) -> None:
         if settings.keep_reporter_pii and parsed.reporter_pii:

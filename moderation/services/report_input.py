@@ -23,6 +23,18 @@ CATEGORIES = (
     "csam_suspected",
     "other",
 )
+# Least to most severe, as the default priority weights rank them. An upstream update may move a
+# report up this list, never down (moderation/services/mastodon.py); suspected CSAM is always
+# the top, whatever the operator's weights, because it also narrows who may see the report.
+CATEGORY_SEVERITY = (
+    "other",
+    "sexual_harassment",
+    "incitement",
+    "doxxing",
+    "synthetic_sexual",
+    "ncii",
+    "csam_suspected",
+)
 REPORTER_KINDS = ("user", "victim", "trusted_flagger", "automated")
 MAX_TEXT = 100_000
 MAX_SHORT = 255

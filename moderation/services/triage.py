@@ -323,6 +323,12 @@ def triage_report(
         report.signals.extend(found_in_text)
         report.language = language
         clusters.lock_clusters(session)
+        # An upstream update may have raised the category since the claim (see
+        # services/mastodon.py); score the category the row has now. A raise after this read
+        # queues a re-score, which waits for this lock.
+        report.category = session.execute(
+            select(Report.category).where(Report.id == report.id)
+        ).scalar_one()
         now = utcnow()
         cluster_outcome = None
         if queries:

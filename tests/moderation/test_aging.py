@@ -87,3 +87,34 @@ def test_the_job_is_scheduled_and_runs(app):
 
     assert rescore_aging_reports() == 1
     assert "sla.overdue" in _codes(_report(app, overdue))
+
+
+def test_a_changed_category_is_rescored_even_without_its_job(app):
+    """A category raised upstream queues a re-score job; if Redis lost it, this pass still
+    notices the stored category reason no longer matches the row."""
+    from sqlalchemy import update
+
+    report_id = make_report(app, category="ncii", age_hours=1)
+    with app.app_context():
+        now = utcnow()
+        assert aging.rescore_aging_reports(db.session, _settings(app), now=now) == []
+        db.session.execute(
+            update(Report).where(Report.id == report_id).values(category="csam_suspected")
+        )
+        db.session.commit()
+        assert aging.rescore_aging_reports(db.session, _settings(app), now=now) == [report_id]
+        assert aging.rescore_aging_reports(db.session, _settings(app), now=now) == []
+    codes = _codes(_report(app, report_id))
+    assert "category.csam_suspected" in codes and "minor.suspected" in codes
+    assert "category.ncii" not in codes
+
+
+def test_the_rescore_job_leaves_reports_that_are_not_open(app):
+    from workers.jobs import rescore_report
+
+    waiting = make_report(app, category="ncii", age_hours=30)
+    decided = make_report(app, category="ncii", age_hours=30, status=ReportStatus.DECIDED)
+    assert rescore_report(waiting) is True
+    assert rescore_report(decided) is False
+    assert "sla.overdue" in _codes(_report(app, waiting))
+    assert "sla.overdue" not in _codes(_report(app, decided))

@@ -251,7 +251,7 @@ def test_platform_rate_limit_holds_while_redis_is_down(app, client):
     finally:
         down.extensions["moderation.db"][0].dispose()
         # The limiter is shared by every app in this process: point it back at live Redis.
-        create_app({**config, "REDIS_URL": app.config["REDIS_URL"]}).extensions[
-            "moderation.db"
-        ][0].dispose()
+        create_app({**config, "REDIS_URL": app.config["REDIS_URL"]}).extensions["moderation.db"][
+            0
+        ].dispose()
     assert _count(app, Report) == 3

@@ -303,3 +303,115 @@ def test_html_to_text_uses_a_parser():
     assert html_to_text("<p>a &lt;b&gt; <br/>c</p><p>d</p>") == "a <b>\nc\n\nd"
     assert html_to_text("<style>p{}</style><p>x</p>") == "x"
     assert html_to_text("<p>unclosed <b>bold") == "unclosed bold"
+
+
+def _text_only(**overrides: Any) -> dict[str, Any]:
+    """A report without media attachments, so triage needs no fetch."""
+    payload = mastodon_payload(**overrides)
+    for status in payload["object"]["statuses"]:
+        status["media_attachments"] = []
+    return payload
+
+
+def _upstream_events(app) -> list[dict]:
+    from moderation.db import db
+
+    with app.app_context():
+        return [
+            event.details
+            for event in db.session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "report.upstream_updated")
+                .order_by(AuditEvent.id)
+            ).scalars()
+        ]
+
+
+def _codes(app, report_id: int) -> dict[str, int]:
+    from moderation.db import db
+
+    with app.app_context():
+        reasons = db.session.get(Report, report_id).priority_reasons
+        return {reason["code"]: reason["points"] for reason in reasons}
+
+
+def test_update_raises_the_category_and_rescores_but_never_lowers_it(app, client):
+    from tests.factories import run_worker_burst
+
+    make_platform(app, "masto", kind="mastodon", secret=SECRET)
+    created = post_mastodon(client, "masto", _text_only(category="spam"))
+    report_id = created.get_json()["id"]
+    run_worker_burst(app)  # triaged and queued as "other"
+    assert "category.other" in _codes(app, report_id)
+
+    # A Mastodon moderator re-files it under the rule against non-consensual intimate imagery.
+    raised = _text_only(category="violation", updated_at="2026-11-20T10:00:00.000Z")
+    response = post_mastodon(
+        client, "masto", mastodon_payload("report.updated", **raised["object"])
+    )
+    assert response.status_code == 202 and response.get_json()["id"] == report_id
+    from moderation.db import db
+
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        assert report.category == "ncii"
+        assert report.context["mastodon_category"] == "violation"
+    [event] = _upstream_events(app)
+    assert event["category"] == {"from": "other", "to": "ncii"}
+    assert event["refreshed"] == ["mastodon_category"]
+    run_worker_burst(app)  # the re-score job the update queued
+    codes = _codes(app, report_id)
+    assert "category.ncii" in codes and "category.other" not in codes
+    with app.app_context():
+        assert db.session.get(Report, report_id).priority == sum(codes.values())
+
+    # Re-filed as spam later: the upstream category is noted, ours is not lowered.
+    lowered = _text_only(category="spam", updated_at="2026-11-20T11:00:00.000Z")
+    again = post_mastodon(client, "masto", mastodon_payload("report.updated", **lowered["object"]))
+    assert again.status_code == 202
+    with app.app_context():
+        assert db.session.get(Report, report_id).category == "ncii"
+    assert _upstream_events(app)[-1]["upstream_category"] == "other"
+    assert "category" not in _upstream_events(app)[-1]
+
+    # A replay of the first update changes nothing and records nothing.
+    replay = post_mastodon(client, "masto", mastodon_payload("report.updated", **raised["object"]))
+    assert replay.get_json() == response.get_json()
+    assert len(_upstream_events(app)) == 2
+
+
+def test_update_to_child_abuse_hides_the_report_from_moderators(app, client):
+    from moderation.db import db
+    from moderation.permissions import visible_reports_clause
+    from tests.factories import make_user
+
+    make_platform(app, "masto", kind="mastodon", secret=SECRET)
+    moderator_id = make_user(app, "mod@example.org", role="moderator")
+    report_id = post_mastodon(client, "masto", _text_only()).get_json()["id"]  # ncii
+
+    def visible() -> bool:
+        with app.app_context():
+            from models import User
+
+            moderator = db.session.get(User, moderator_id)
+            query = select(Report.id).where(Report.id == report_id)
+            return (
+                db.session.execute(query.where(visible_reports_clause(moderator))).first()
+                is not None
+            )
+
+    assert visible()
+    child_rule = [{"id": "9", "text": "No child sexual abuse material", "hint": ""}]
+    update = _text_only(rules=child_rule, updated_at="2026-11-20T10:00:00.000Z")
+    update["object"]["statuses"].append(
+        {"id": "113000000000000002", "content": "<p>more</p>", "media_attachments": []}
+    )
+    response = post_mastodon(
+        client, "masto", mastodon_payload("report.updated", **update["object"])
+    )
+    assert response.status_code == 202
+    assert not visible()
+    [event] = _upstream_events(app)
+    assert event["category"] == {"from": "ncii", "to": "csam_suspected"}
+    assert event["statuses_not_fetched"] == 1 and event["refreshed"] == ["rule_ids"]
+    assert "more" not in json.dumps(event)

@@ -281,3 +281,31 @@ def test_report_whose_triage_keeps_dying_reaches_review_with_failed_media(app, c
     assert status["status"] == "queued"
     assert status["media"][0]["state"] == "failed"
     assert "repeated worker failures" in status["media"][0]["error"]
+
+
+def test_triage_scores_a_category_raised_while_it_ran(app, client, monkeypatch):
+    """An upstream update raising the category after the claim (here: just before phase two
+    takes the cluster lock) is scored, not overwritten by the category read at the claim."""
+    from moderation.media_store import media_store_for
+    from moderation.services import clusters, triage
+
+    platform = make_platform(app)
+    body = report_body([make_image(15)])
+    body["category"] = "other"
+    report_id = post_report(client, platform, body).get_json()["id"]
+    lock_clusters = clusters.lock_clusters
+
+    def raise_then_lock(session):
+        # What a concurrent Mastodon update commits on its own connection meanwhile.
+        with app.extensions["moderation.db"][0].begin() as connection:
+            connection.execute(update(Report).where(Report.id == report_id).values(category="ncii"))
+        lock_clusters(session)
+
+    monkeypatch.setattr(clusters, "lock_clusters", raise_then_lock)
+    with app.app_context():
+        settings = triage.TriageSettings(classifier_model=None)
+        assert triage.triage_report(db.session, media_store_for(app.config), report_id, settings)
+        report = db.session.get(Report, report_id)
+        codes = {reason["code"] for reason in report.priority_reasons}
+        assert report.category == "ncii"
+        assert "category.ncii" in codes and "category.other" not in codes
