@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from models import Bank, BankEntry, BankKind, EntryStatus, SignalType
@@ -114,16 +114,26 @@ def pdq_matches(session: Session, pdq_hexes: Sequence[str]) -> list[BankMatch]:
     return found
 
 
-def exact_matches(session: Session, signal_type: SignalType, value: str) -> list[BankMatch]:
+def exact_matches(session: Session, wanted: Sequence[tuple[SignalType, str]]) -> list[BankMatch]:
+    """Active entries of enabled banks equal to any (type, value) of `wanted`, in one query
+    (an image's MD5 and SHA-256 are one round trip, not two)."""
+    if not wanted:
+        return []
     rows = session.execute(
         _matchable(_columns()).where(
-            BankEntry.signal_type == signal_type, BankEntry.signal_value == value.lower()
+            or_(
+                *(
+                    and_(BankEntry.signal_type == kind, BankEntry.signal_value == value.lower())
+                    for kind, value in wanted
+                )
+            )
         )
     ).all()
     return [_match(row, 0) for row in rows]
 
 
-def _sorted(matches: Iterable[BankMatch]) -> list[BankMatch]:
+def best_per_entry(matches: Iterable[BankMatch]) -> list[BankMatch]:
+    """Each entry's closest match, closest first (then by bank and entry id)."""
     best: dict[int, BankMatch] = {}
     for match in matches:
         if match.entry_id not in best or match.distance < best[match.entry_id].distance:
@@ -147,11 +157,9 @@ def match_media(
     matches: list[BankMatch] = []
     if pdq_dihedral and pdq_quality is not None and pdq_quality >= MIN_PDQ_QUALITY:
         matches.extend(pdq_matches(session, pdq_dihedral))
-    if md5:
-        matches.extend(exact_matches(session, SignalType.MD5, md5))
-    if sha256:
-        matches.extend(exact_matches(session, SignalType.SHA256, sha256))
-    return _sorted(matches)
+    hashes = ((SignalType.MD5, md5), (SignalType.SHA256, sha256))
+    matches.extend(exact_matches(session, [(kind, value) for kind, value in hashes if value]))
+    return best_per_entry(matches)
 
 
 def match_video(session: Session, frame_hashes: list[dict[str, Any]]) -> list[BankMatch]:
@@ -184,4 +192,4 @@ def match_video(session: Session, frame_hashes: list[dict[str, Any]]) -> list[Ba
         row = session.execute(_matchable(_columns()).where(BankEntry.id == entry_id)).first()
         if row is not None:
             matches.append(_match(row, 0, round(share, 3)))
-    return _sorted(matches)
+    return best_per_entry(matches)

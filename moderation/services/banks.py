@@ -31,6 +31,7 @@ from moderation.services import audit
 from moderation.services.bank_index import bank_index_for, lock_entry_writes
 from moderation.services.bank_match import (
     BankMatch,
+    best_per_entry,
     exact_matches,
     match_media,
     match_video,
@@ -338,11 +339,5 @@ def query_image(
 ) -> list[BankMatch]:
     """Matches of an uploaded image against every enabled bank, PDQ regardless of quality
     (an admin asked explicitly), plus exact hashes."""
-    matches = pdq_matches(session, pdq_dihedral)
-    matches += exact_matches(session, SignalType.MD5, md5)
-    matches += exact_matches(session, SignalType.SHA256, sha256)
-    best: dict[int, BankMatch] = {}
-    for match in matches:
-        if match.entry_id not in best or match.distance < best[match.entry_id].distance:
-            best[match.entry_id] = match
-    return sorted(best.values(), key=lambda m: (m.distance, m.bank_id, m.entry_id))
+    exact = exact_matches(session, [(SignalType.MD5, md5), (SignalType.SHA256, sha256)])
+    return best_per_entry(pdq_matches(session, pdq_dihedral) + exact)
