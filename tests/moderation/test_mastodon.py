@@ -415,3 +415,36 @@ def test_update_to_child_abuse_hides_the_report_from_moderators(app, client):
     assert event["category"] == {"from": "ncii", "to": "csam_suspected"}
     assert event["statuses_not_fetched"] == 1 and event["refreshed"] == ["rule_ids"]
     assert "more" not in json.dumps(event)
+
+
+def test_every_category_has_a_severity():
+    from moderation.services.report_input import CATEGORIES, CATEGORY_SEVERITY
+
+    assert sorted(CATEGORIES) == sorted(CATEGORY_SEVERITY)
+    assert CATEGORY_SEVERITY[-1] == "csam_suspected" and CATEGORY_SEVERITY[0] == "other"
+
+
+def test_a_stale_read_cannot_lower_a_category_raised_meanwhile(app, client):
+    """Two updates racing: the second was read before the first committed a higher category;
+    its conditional UPDATE leaves the higher one in place."""
+    from sqlalchemy import update
+
+    from moderation.db import db
+    from moderation.services.mastodon import apply_update, parse_mastodon
+
+    make_platform(app, "masto", kind="mastodon", secret=SECRET)
+    report_id = post_mastodon(client, "masto", _text_only(category="spam")).get_json()["id"]
+    ncii = parse_mastodon(mastodon_payload("report.updated", updated_at="2026-11-20T10:00:00Z"), 20)
+    with app.app_context():
+        stale = db.session.get(Report, report_id)
+        assert stale.category == "other"
+        with app.extensions["moderation.db"][0].begin() as connection:
+            connection.execute(
+                update(Report).where(Report.id == report_id).values(category="csam_suspected")
+            )
+        applied = apply_update(db.session, stale, ncii.report_input)
+        db.session.commit()
+        assert applied.raised_status is None
+        assert applied.changes["upstream_category"] == "ncii"
+        db.session.expire_all()
+        assert db.session.get(Report, report_id).category == "csam_suspected"
