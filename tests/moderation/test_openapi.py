@@ -179,3 +179,33 @@ def test_schemathesis_finds_no_server_error(app):
     assert seen["POST /api/v1/platforms/{slug}/reports"] & {202, 422}, seen
     assert seen["POST /api/v1/platforms/{slug}/mastodon"] & {200, 202, 422}, seen
     print(json.dumps({label: sorted(codes) for label, codes in seen.items()}))
+
+
+def test_the_parts_merge_into_one_document_and_a_duplicate_is_refused(tmp_path):
+    import shutil
+
+    import pytest
+
+    from moderation.openapi import PARTS, SPEC_DIR, assemble
+
+    document = assemble()
+    refs = {
+        ref.rsplit("/", 1)[1] for ref in _refs(document) if ref.startswith("#/components/schemas/")
+    }
+    assert refs <= set(document["components"]["schemas"])  # every reference resolves
+    assert list(document) == ["openapi", "info", "paths", "components"]
+    shutil.copytree(SPEC_DIR, tmp_path / "spec")
+    part = json.loads((tmp_path / "spec" / PARTS[0]).read_text())
+    part["components"]["schemas"]["Error"] = {"type": "object"}  # already in document.json
+    (tmp_path / "spec" / PARTS[0]).write_text(json.dumps(part))
+    with pytest.raises(ValueError, match="'Error' is defined twice"):
+        assemble(tmp_path / "spec")
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
