@@ -50,6 +50,30 @@ class ItemView:
         return bool(self.bank_signals)
 
     @property
+    def posted_in(self) -> str | None:
+        """The chat room or channel the content was posted in, as the platform named it (else
+        its id)."""
+        context = self.report.context or {}
+        name = context.get("channel_name") or self.report.channel_id
+        return str(name) if name else None
+
+    @property
+    def channel_members(self) -> int | None:
+        value = (self.report.context or {}).get("member_count")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def upstream_category(self) -> str | None:
+        """Mastodon's own category for the report, as last sent (see services/mastodon.py)."""
+        value = (self.report.context or {}).get("mastodon_category")
+        return str(value) if value else None
+
+    @property
+    def upstream_rules(self) -> list[str]:
+        """The ids of the Mastodon server rules the report cites, as last sent."""
+        return [str(rule) for rule in (self.report.context or {}).get("rule_ids") or [] if rule]
+
+    @property
     def has_media(self) -> bool:
         return bool(self.media)
 

@@ -152,3 +152,30 @@ def test_pages_render_in_korean(app, client):
     html = client.get(f"/review/{report_id}?lang=ko").get_data(as_text=True)
     assert "공개" in html  # "Reveal"
     assert "대기열" in client.get("/?lang=ko").get_data(as_text=True)
+
+
+def test_item_page_says_where_it_was_posted_and_what_mastodon_said(app, client):
+    from models import Report
+
+    make_user(app)
+    plain = make_report(app, chat_id=None)
+    report_id = make_report(app)
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        report.context = {
+            "chat_id": "room-1",
+            "channel_name": "<b>지인방</b>",
+            "member_count": 2400,
+            "mastodon_category": "violation",
+            "rule_ids": ["3", "9"],
+        }
+        db.session.commit()
+    login(client)
+    html = client.get(f"/review/{report_id}").get_data(as_text=True)
+    assert "Posted in: &lt;b&gt;지인방&lt;/b&gt; · 2,400 members" in html
+    assert "On Mastodon: violation · rules cited: 3, 9" in html
+    korean = client.get(f"/review/{report_id}?lang=ko").get_data(as_text=True)
+    assert "게시된 곳: &lt;b&gt;지인방&lt;/b&gt; · 참여자 2,400명" in korean
+    assert "마스토돈 분류: violation · 인용된 규칙: 3, 9" in korean
+    bare = client.get(f"/review/{plain}").get_data(as_text=True)
+    assert "data-posted-in" not in bare and "data-upstream" not in bare
