@@ -222,36 +222,54 @@ def test_status_api_shows_decision_and_never_custody(app, client):
     assert wrong_slug.status_code == 401
 
 
+# Run in a process of its own, like one gunicorn worker whose Redis is down: the limiter is
+# module-global state, and its "storage is dead" mode must not leak into other tests.
+_REDIS_DOWN_SCRIPT = """
+import json, sys
+from types import SimpleNamespace
+from moderation import create_app
+from tests.factories import post_report, report_body
+
+given = json.load(sys.stdin)
+app = create_app(given["config"])
+platform = SimpleNamespace(**given["platform"])
+with app.test_client() as client:
+    answers = [post_report(client, platform, report_body()) for _ in range(4)]
+print(json.dumps([[a.status_code, a.get_json(), a.headers.get("Retry-After")] for a in answers]))
+"""
+
+
 def test_platform_rate_limit_holds_while_redis_is_down(app, client):
-    """With Redis unreachable the limiter counts in this process's memory: still a 429, never a
+    """With Redis unreachable the limiter counts in the process's memory: still a 429, never a
     free pass, and intake itself keeps answering."""
-    from moderation import create_app
+    import subprocess
+    import sys
+    from pathlib import Path
 
     acme = make_platform(app, "acme")
     config = {
-        key: app.config[key]
-        for key in ("TESTING", "DATABASE_URL", "SECRET_KEY", "MEDIA_KEY", "MEDIA_DIR")
+        **{
+            key: app.config[key] for key in ("DATABASE_URL", "SECRET_KEY", "MEDIA_KEY", "MEDIA_DIR")
+        },
+        "TESTING": True,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "RATE_LIMIT_PLATFORM": "3/minute",
     }
-    down = create_app(
-        {
-            **config,
-            "REDIS_URL": "redis://127.0.0.1:1/0",
-            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
-            "RATE_LIMIT_PLATFORM": "3/minute",
-        }
+    given = {
+        "config": config,
+        "platform": {"slug": acme.slug, "webhook_secret": acme.webhook_secret},
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _REDIS_DOWN_SCRIPT],
+        input=json.dumps(given),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
     )
-    try:
-        with down.test_client() as down_client:
-            for _ in range(3):
-                assert post_report(down_client, acme, report_body()).status_code == 202
-            blocked = post_report(down_client, acme, report_body())
-            assert blocked.status_code == 429
-            assert _error(blocked) == "too_many_requests"
-            assert int(blocked.headers["Retry-After"]) > 0
-    finally:
-        down.extensions["moderation.db"][0].dispose()
-        # The limiter is shared by every app in this process: point it back at live Redis.
-        create_app({**config, "REDIS_URL": app.config["REDIS_URL"]}).extensions["moderation.db"][
-            0
-        ].dispose()
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [status for status, _, _ in answers] == [202, 202, 202, 429]
+    _, body, retry_after = answers[-1]
+    assert body["error"] == "too_many_requests" and int(retry_after) > 0
     assert _count(app, Report) == 3
