@@ -147,15 +147,14 @@ def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from moderation.queueing import QUEUE_NAMES, queue
+    from moderation.queueing import QUEUE_GROUPS, QUEUE_NAMES, queue, worker_queue_names
     from moderation.redis_conn import get_redis
 
-    names = queues or QUEUE_NAMES
-    unknown = [name for name in names if name not in QUEUE_NAMES]
-    if unknown:
-        raise click.BadParameter(
-            f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(QUEUE_NAMES)}"
-        )
+    try:
+        names = worker_queue_names(queues)
+    except ValueError as exc:
+        known = ", ".join(dict.fromkeys([*QUEUE_GROUPS, *QUEUE_NAMES]))
+        raise click.BadParameter(f"unknown queue {exc}; known: {known}") from exc
     connection = get_redis()
     # SimpleWorker runs jobs in this process, so the app, database pool and ONNX sessions are
     # created once per worker process (lazily) instead of once per job in a fork. Decoding is

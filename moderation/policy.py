@@ -19,6 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Reports from these reporters are triaged ahead of the rest (their own queue, drained first;
+# see moderation/queueing.py): under a flood of ordinary reports, what a victim or a helpline
+# sends still reaches review in seconds. The same reporters get the "reporter.*" points below.
+URGENT_REPORTER_KINDS = ("victim", "trusted_flagger")
+
+
+def triage_is_urgent(reporter_kind: str | None) -> bool:
+    return reporter_kind in URGENT_REPORTER_KINDS
+
+
 DEFAULT_WEIGHTS: dict[str, int] = {
     # What the reporter says it is.
     "category.csam_suspected": 40,

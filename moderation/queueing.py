@@ -8,7 +8,8 @@ ids and small JSON values (RQ's JSON serializer), never media or personal data.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from redis import Redis
 from rq import Queue, Retry
@@ -18,8 +19,12 @@ from rq.serializers import JSONSerializer
 
 log = logging.getLogger(__name__)
 
-# Priority order: a worker listening on all of them drains earlier queues first.
-QUEUE_NAMES = ("triage", "decisions", "maintenance")
+# Priority order: a worker listening on all of them drains earlier queues first. Triage has two
+# queues: `triage_urgent` (reports from victims and trusted flaggers, see
+# policy.URGENT_REPORTER_KINDS) ahead of `triage`, so under a flood of ordinary reports theirs
+# still reach review in seconds. A worker asked for "triage" serves both, urgent first.
+QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "maintenance")
+QUEUE_GROUPS = {"triage": ("triage_urgent", "triage")}
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class JobSpec:
 
 
 TRIAGE_REPORT = JobSpec("workers.jobs.triage_report", "triage", timeout=300)
+TRIAGE_REPORT_URGENT = replace(TRIAGE_REPORT, queue="triage_urgent")
 # Re-score one report whose category changed upstream; on the triage queue, as it moves a
 # report within the review queue.
 RESCORE_REPORT = JobSpec("workers.jobs.rescore_report", "triage", timeout=120)
@@ -50,6 +56,18 @@ MAINTAIN_BANK_INDEX = JobSpec(
 RESCORE_AGING_REPORTS = JobSpec(
     "workers.jobs.rescore_aging_reports", "maintenance", timeout=600, retries=0
 )
+
+
+def worker_queue_names(requested: Iterable[str]) -> tuple[str, ...]:
+    """The RQ queues a worker asked for `requested` listens on, in the order asked (a group
+    such as "triage" expands in place, urgent first); all of them, in priority order, if none.
+    Raises ValueError naming any unknown queue."""
+    names: list[str] = []
+    for name in requested:
+        if name not in QUEUE_NAMES and name not in QUEUE_GROUPS:
+            raise ValueError(name)
+        names += [n for n in QUEUE_GROUPS.get(name, (name,)) if n not in names]
+    return tuple(names) or QUEUE_NAMES
 
 
 def queue(name: str, connection: Redis) -> Queue:
@@ -107,9 +125,11 @@ def _enqueue_once(spec: JobSpec, connection: Redis, job_id: str, report_id: int)
         return enqueue(spec, connection, report_id, job_id=job_id)
 
 
-def enqueue_triage(connection: Redis, report_id: int) -> Job | None:
-    """Enqueue triage of one report under its derived job id, unless it is already waiting."""
-    return _enqueue_once(TRIAGE_REPORT, connection, triage_job_id(report_id), report_id)
+def enqueue_triage(connection: Redis, report_id: int, urgent: bool = False) -> Job | None:
+    """Enqueue triage of one report under its derived job id (on the urgent queue if `urgent`),
+    unless it is already waiting on either."""
+    spec = TRIAGE_REPORT_URGENT if urgent else TRIAGE_REPORT
+    return _enqueue_once(spec, connection, triage_job_id(report_id), report_id)
 
 
 def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:

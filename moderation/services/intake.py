@@ -20,6 +20,7 @@ from models import Media, Platform, PlatformKind, Report, ReportStatus, WebhookD
 from moderation.errors import AuthenticationError, NotFoundError, ValidationError
 from moderation.fetching.sniff import sniff_type
 from moderation.media_store import MediaStore
+from moderation.policy import triage_is_urgent
 from moderation.queueing import enqueue_triage
 from moderation.services import audit
 from moderation.services.platforms import get_platform, valid_secrets
@@ -263,10 +264,11 @@ def link_delivery_to_report(
     return IntakeResult(202, body, created=False)
 
 
-def enqueue_after_commit(redis: Redis, report_id: int) -> bool:
-    """Enqueue triage; if Redis is down, the sweeper will pick the report up later."""
+def enqueue_after_commit(redis: Redis, report_id: int, reporter_kind: str | None = None) -> bool:
+    """Enqueue triage (ahead of the rest for urgent reporters, see policy.triage_is_urgent);
+    if Redis is down, the sweeper will pick the report up later."""
     try:
-        enqueue_triage(redis, report_id)
+        enqueue_triage(redis, report_id, urgent=triage_is_urgent(reporter_kind))
     except RedisError as exc:
         log.warning("triage enqueue deferred for report %s: %s", report_id, type(exc).__name__)
         return False
@@ -302,5 +304,5 @@ def receive_webhook(
         report_input = replace(report_input, reporter_kind="trusted_flagger")
     result = store_report(session, store, platform, delivery_id, report_input, replay_checked=True)
     if result.created:
-        enqueue_after_commit(redis, result.body["id"])
+        enqueue_after_commit(redis, result.body["id"], report_input.reporter_kind)
     return result

@@ -443,5 +443,5 @@ def receive_mastodon(
         replay_checked=True,
     )
     if result.created:
-        intake.enqueue_after_commit(redis, result.body["id"])
+        intake.enqueue_after_commit(redis, result.body["id"], parsed.report_input.reporter_kind)
     return result

@@ -13,15 +13,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import Report, ReportStatus, utcnow
+from moderation.policy import triage_is_urgent
 from moderation.queueing import enqueue_triage
 
 
-def pending_report_ids(
+def pending_reports(
     session: Session, older_than: timedelta, stale_after: timedelta, limit: int = 1000
-) -> list[int]:
+) -> list[tuple[int, str]]:
+    """(id, reporter kind) of reports acknowledged but not triaged, oldest id first."""
     now = utcnow()
     rows = session.execute(
-        select(Report.id)
+        select(Report.id, Report.reporter_kind)
         .where(
             or_(
                 (Report.status == ReportStatus.RECEIVED) & (Report.received_at < now - older_than),
@@ -32,7 +34,7 @@ def pending_report_ids(
         .order_by(Report.id)
         .limit(limit)
     )
-    return list(rows.scalars())
+    return [(int(row[0]), str(row[1])) for row in rows]
 
 
 def sweep_pending(
@@ -40,7 +42,7 @@ def sweep_pending(
 ) -> list[int]:
     """Enqueue triage for every pending report not already waiting; returns the ids enqueued."""
     enqueued = []
-    for report_id in pending_report_ids(session, older_than, stale_after):
-        if enqueue_triage(redis, report_id) is not None:
+    for report_id, reporter_kind in pending_reports(session, older_than, stale_after):
+        if enqueue_triage(redis, report_id, urgent=triage_is_urgent(reporter_kind)) is not None:
             enqueued.append(report_id)
     return enqueued

@@ -99,3 +99,24 @@ def test_audit_verify_seals_and_detects_tampering(app, runner):
     assert (
         broken.exit_code == 1 and json.loads(broken.output)["problem"] == "this event was altered"
     )
+
+
+def test_worker_queue_groups(app, runner, redis, monkeypatch):
+    import pytest
+    from rq import SimpleWorker
+
+    from moderation.queueing import QUEUE_NAMES, worker_queue_names
+
+    assert worker_queue_names([]) == QUEUE_NAMES
+    assert worker_queue_names(["triage"]) == ("triage_urgent", "triage")
+    assert worker_queue_names(["maintenance", "triage", "triage_urgent"]) == (
+        "maintenance",
+        "triage_urgent",
+        "triage",
+    )
+    with pytest.raises(ValueError):
+        worker_queue_names(["triage", "nope"])
+    served = []
+    monkeypatch.setattr(SimpleWorker, "work", lambda self, **kw: served.append(self.queue_names()))
+    assert runner.invoke(args=["worker", "triage", "--burst"]).exit_code == 0
+    assert served == [["triage_urgent", "triage"]]

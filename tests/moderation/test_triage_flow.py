@@ -309,3 +309,56 @@ def test_triage_scores_a_category_raised_while_it_ran(app, client, monkeypatch):
         codes = {reason["code"] for reason in report.priority_reasons}
         assert report.category == "ncii"
         assert "category.ncii" in codes and "category.other" not in codes
+
+
+def test_victims_and_trusted_flaggers_are_triaged_first(app, client, redis):
+    """Under a backlog of ordinary reports, a victim's and a trusted flagger's reports jump the
+    line: their own queue, drained first by a worker serving "triage"."""
+    acme = make_platform(app)
+    ngo = make_platform(app, "ngo", kind="trusted_flagger")
+    ordinary = [post_report(client, acme, report_body()).get_json()["id"] for _ in range(3)]
+    victim_body = report_body(reporter={"kind": "victim", "id": "v-1"})
+    victim = post_report(client, acme, victim_body).get_json()["id"]
+    flagged = post_report(client, ngo, report_body()).get_json()["id"]
+    assert redis.llen("rq:queue:triage") == 3 and redis.llen("rq:queue:triage_urgent") == 2
+
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from moderation.queueing import queue, worker_queue_names
+
+    with app.app_context():
+        names = worker_queue_names(["triage"])
+        assert names == ("triage_urgent", "triage")
+        SimpleWorker(
+            [queue(name, redis) for name in names], connection=redis, serializer=JSONSerializer
+        ).work(burst=True)
+        queued = dict(
+            db.session.execute(
+                select(Report.id, Report.queued_at).where(Report.status == ReportStatus.QUEUED)
+            ).all()
+        )
+    assert len(queued) == 5
+    assert max(queued[victim], queued[flagged]) <= min(queued[i] for i in ordinary)
+
+
+def test_the_sweeper_puts_an_urgent_report_back_on_the_urgent_queue(app, client, redis):
+    platform = make_platform(app)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    app.extensions.pop("moderation.redis", None)
+    body = report_body(reporter={"kind": "victim", "id": "v-1"})
+    report_id = post_report(client, platform, body).get_json()["id"]
+    app.extensions["moderation.redis"] = redis
+    from moderation.services.sweeper import sweep_pending
+
+    with app.app_context():
+        db.session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(received_at=utcnow() - timedelta(minutes=10))
+        )
+        db.session.commit()
+        assert sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15)) == [
+            report_id
+        ]
+    assert redis.llen("rq:queue:triage_urgent") == 1 and redis.llen("rq:queue:triage") == 0
