@@ -5,7 +5,9 @@ processes -> queued, on PostgreSQL, against the in-process compute bound of the 
         --database postgresql+psycopg://postgres@127.0.0.1:5432/mq_triage_bench \\
         --redis redis://127.0.0.1:6379/3
 
-Reports carry one synthetic 1280x720 JPEG each; every tenth is in a victim-submitted bank. The
+Reports carry one synthetic 1280x720 JPEG each; every tenth is in a victim-submitted bank. With
+--victim-every K, every Kth report (offset by one from the banked ones) is filed by its victim,
+so it takes the urgent triage queue; the figures then include those reports' time to queued. The
 database named by --database is dropped and recreated; the Redis database is flushed.
 Figures: throughput from the first receipt to the last queued report, time-to-queue
 percentiles (all and bank-matched), and the bound = min(workers, cores) / per-image compute
@@ -158,12 +160,12 @@ def _post(url: str, secret: str, body: bytes) -> int:
         return int(json.loads(response.read())["id"])
 
 
-def _body(data: bytes, index: int) -> bytes:
+def _body(data: bytes, index: int, kind: str = "user") -> bytes:
     return json.dumps(
         {
             "external_id": f"bench-{index}",
             "category": "ncii",
-            "reporter": {"kind": "user", "id": "u"},
+            "reporter": {"kind": kind, "id": "u"},
             "content": {"media": [{"data": base64.b64encode(data).decode(), "filename": "m.jpg"}]},
         }
     ).encode()
@@ -261,6 +263,12 @@ def main() -> None:
         "--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/mq_triage_bench"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
+    parser.add_argument(
+        "--victim-every",
+        type=int,
+        default=0,
+        help="file every Kth report as its victim (the urgent triage queue); 0: none",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-triage-"))
@@ -315,7 +323,10 @@ def main() -> None:
             for i in range(2 * args.workers)
         ]
         _wait_queued(engine, warm, 120)
-        bodies = [_body(data, i) for i, data in enumerate(images)]
+        victims = {i for i in range(args.n) if args.victim_every and i % args.victim_every == 1}
+        bodies = [
+            _body(data, i, "victim" if i in victims else "user") for i, data in enumerate(images)
+        ]
         cpu_before, machine_before = _process_cpu(), _machine_seconds()
         started = time.perf_counter()
 
@@ -356,6 +367,10 @@ def main() -> None:
         for row in rows
         if any(r.get("code") == "bank.victim_submitted" for r in row.priority_reasons)
     ]
+    victim_ids = {ids[i] for i in victims}
+    urgent = [
+        (row.queued_at - row.received_at).total_seconds() for row in rows if row.id in victim_ids
+    ]
     throughput = len(rows) / span
     figures = {
         "reports": len(rows),
@@ -374,6 +389,9 @@ def main() -> None:
         "bank_matched": len(banked),
         "bank_matched_p50_s": round(_percentile(banked, 0.5), 3) if banked else None,
         "bank_matched_p99_s": round(_percentile(banked, 0.99), 3) if banked else None,
+        "victim_reports": len(urgent),
+        "victim_p50_s": round(_percentile(urgent, 0.5), 3) if urgent else None,
+        "victim_p99_s": round(_percentile(urgent, 0.99), 3) if urgent else None,
         # Where the cores went from the first send until the last report was queued: the bound
         # counts only the analysis share of `triage_workers`.
         "cpu_window_s": round(window, 2),
