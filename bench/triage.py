@@ -5,7 +5,9 @@ processes -> queued, on PostgreSQL, against the in-process compute bound of the 
         --database postgresql+psycopg://postgres@127.0.0.1:5432/mq_triage_bench \\
         --redis redis://127.0.0.1:6379/3
 
-Reports carry one synthetic 1280x720 JPEG each; every tenth is in a victim-submitted bank. With
+Reports carry one synthetic 1280x720 JPEG each; every tenth is in a victim-submitted bank (by
+PDQ; with --bank-md5 by MD5 too, as StopNCII shares them, so those exact copies take the urgent
+triage queue at intake). With
 --victim-every K, every Kth report (offset by one from the banked ones) is filed by its victim,
 so it takes the urgent triage queue; the figures then include those reports' time to queued. The
 database named by --database is dropped and recreated; the Redis database is flushed.
@@ -79,7 +81,7 @@ def _environment(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
     }
 
 
-def _setup(env: dict[str, str], banked: list[bytes]) -> tuple[str, str]:
+def _setup(env: dict[str, str], banked: list[bytes], md5: bool) -> tuple[str, str]:
     """Create the platform and the bank in this process; returns (slug, webhook secret)."""
     os.environ.update(env)
     from moderation import create_app
@@ -95,7 +97,10 @@ def _setup(env: dict[str, str], banked: list[bytes]) -> tuple[str, str]:
             db.session, "bench-victims", kind="victim_submitted", actor_kind="system"
         )
         for data in banked:
-            add_to_bank(db.session, bank.id, "pdq", hash_image(data)[1].pdq, source="bench")
+            hashes = hash_image(data)[1]
+            add_to_bank(db.session, bank.id, "pdq", hashes.pdq, source="bench")
+            if md5:
+                add_to_bank(db.session, bank.id, "md5", hashes.md5, source="bench")
     return creds.slug, creds.webhook_secret
 
 
@@ -269,6 +274,11 @@ def main() -> None:
         default=0,
         help="file every Kth report as its victim (the urgent triage queue); 0: none",
     )
+    parser.add_argument(
+        "--bank-md5",
+        action="store_true",
+        help="bank the MD5 of the banked images too (exact copies: the urgent triage queue)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-triage-"))
@@ -278,7 +288,7 @@ def main() -> None:
     print(f"generating {args.n} synthetic 1280x720 JPEGs ...", flush=True)
     images = [make_image(10_000 + i, (1280, 720)) for i in range(args.n)]
     banked_positions = set(range(0, args.n, 10))
-    slug, secret = _setup(env, [images[i] for i in sorted(banked_positions)])
+    slug, secret = _setup(env, [images[i] for i in sorted(banked_positions)], args.bank_md5)
     bound = _compute_bound([make_image(90_000 + i, (1280, 720)) for i in range(30)], args.workers)
 
     port = _free_port()

@@ -166,7 +166,7 @@ def load_demo(app: Flask) -> dict[str, Any]:
         result = store_report(
             db.session, store, platform, f"demo-{uuid.uuid4().hex}", report_input, "demo"
         )
-        enqueue_after_commit(get_redis(), result.body["id"], report_input.reporter_kind)
+        enqueue_after_commit(db.session, get_redis(), result.body["id"], report_input)
         created.append(result.body["id"])
     created.append(_portal_report(app, store))
     return {

@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 # Reports from these reporters are triaged ahead of the rest (their own queue, drained first;
-# see moderation/queueing.py): under a flood of ordinary reports, what a victim or a helpline
-# sends still reaches review in seconds. The same reporters get the "reporter.*" points below.
+# see moderation/services/triage_lane.py): under a flood of ordinary reports, what a victim or a
+# helpline sends still reaches review in seconds. The same reporters get the "reporter.*" points
+# below.
 URGENT_REPORTER_KINDS = ("victim", "trusted_flagger")
 
 

@@ -20,9 +20,9 @@ from rq.serializers import JSONSerializer
 log = logging.getLogger(__name__)
 
 # Priority order: a worker listening on all of them drains earlier queues first. Triage has two
-# queues: `triage_urgent` (reports from victims and trusted flaggers, see
-# policy.URGENT_REPORTER_KINDS) ahead of `triage`, so under a flood of ordinary reports theirs
-# still reach review in seconds. A worker asked for "triage" serves both, urgent first.
+# queues: `triage_urgent` (reports from victims and trusted flaggers, and known copies of banked
+# files; see services/triage_lane.py) ahead of `triage`, so under a flood of ordinary reports
+# those still reach review in seconds. A worker asked for "triage" serves both, urgent first.
 QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "maintenance")
 QUEUE_GROUPS = {"triage": ("triage_urgent", "triage")}
 

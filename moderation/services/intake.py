@@ -13,18 +13,19 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import and_, false, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import Media, Platform, PlatformKind, Report, ReportStatus, WebhookDelivery
 from moderation.errors import AuthenticationError, NotFoundError, ValidationError
 from moderation.fetching.sniff import sniff_type
+from moderation.imaging import exact_hashes
 from moderation.media_store import MediaStore
-from moderation.policy import triage_is_urgent
 from moderation.queueing import enqueue_triage
 from moderation.services import audit
 from moderation.services.platforms import get_platform, valid_secrets
 from moderation.services.report_input import ReportInput, channel_of, parse_report
+from moderation.services.triage_lane import urgent_reports
 from moderation.signatures import SignatureError, verify_standard
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,9 @@ def store_report(
             # Encrypted on the way in; the row only learns the content address.
             media.storage_key = store.put(item.data)
             media.size_bytes = len(item.data)
+            # Facts of the bytes (triage writes the same values); known now, they let a known
+            # copy go ahead in triage (see services/triage_lane.py).
+            media.sha256, media.md5 = exact_hashes(item.data)
             # What the bytes say they are (never the file name); triage refines it on decode.
             media.mime = sniff_type(item.data)
         report.media.append(media)
@@ -264,11 +268,25 @@ def link_delivery_to_report(
     return IntakeResult(202, body, created=False)
 
 
-def enqueue_after_commit(redis: Redis, report_id: int, reporter_kind: str | None = None) -> bool:
-    """Enqueue triage (ahead of the rest for urgent reporters, see policy.triage_is_urgent);
-    if Redis is down, the sweeper will pick the report up later."""
+def enqueue_after_commit(
+    session: Session, redis: Redis, report_id: int, report_input: ReportInput
+) -> bool:
+    """Enqueue triage of a committed report, on the urgent queue if it goes ahead of the rest
+    (see services/triage_lane.py). If Redis is down, the sweeper picks the report up later; if
+    the lane cannot be decided (the database failed after the commit), it waits in the
+    ordinary queue rather than fail an accepted report."""
+    pair = (report_id, report_input.reporter_kind)
     try:
-        enqueue_triage(redis, report_id, urgent=triage_is_urgent(reporter_kind))
+        if any(item.data is not None for item in report_input.media):
+            urgent = report_id in urgent_reports(session, [pair])
+        else:  # no bytes at intake, so no known copy yet: the reporter alone decides
+            urgent = report_id in urgent_reports(session, [pair], known_copies=False)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("triage lane undecided for report %s: %s", report_id, type(exc).__name__)
+        urgent = False
+    try:
+        enqueue_triage(redis, report_id, urgent=urgent)
     except RedisError as exc:
         log.warning("triage enqueue deferred for report %s: %s", report_id, type(exc).__name__)
         return False
@@ -304,5 +322,5 @@ def receive_webhook(
         report_input = replace(report_input, reporter_kind="trusted_flagger")
     result = store_report(session, store, platform, delivery_id, report_input, replay_checked=True)
     if result.created:
-        enqueue_after_commit(redis, result.body["id"], report_input.reporter_kind)
+        enqueue_after_commit(session, redis, result.body["id"], report_input)
     return result

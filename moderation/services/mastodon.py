@@ -443,5 +443,5 @@ def receive_mastodon(
         replay_checked=True,
     )
     if result.created:
-        intake.enqueue_after_commit(redis, result.body["id"], parsed.report_input.reporter_kind)
+        intake.enqueue_after_commit(session, redis, result.body["id"], parsed.report_input)
     return result

@@ -13,8 +13,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import Report, ReportStatus, utcnow
-from moderation.policy import triage_is_urgent
 from moderation.queueing import enqueue_triage
+from moderation.services.triage_lane import urgent_reports
 
 
 def pending_reports(
@@ -40,9 +40,12 @@ def pending_reports(
 def sweep_pending(
     session: Session, redis: Redis, older_than: timedelta, stale_after: timedelta
 ) -> list[int]:
-    """Enqueue triage for every pending report not already waiting; returns the ids enqueued."""
+    """Enqueue triage for every pending report not already waiting, on the queue intake would
+    have chosen (services/triage_lane.py); returns the ids enqueued."""
+    pending = pending_reports(session, older_than, stale_after)
+    urgent = urgent_reports(session, pending)
     enqueued = []
-    for report_id, reporter_kind in pending_reports(session, older_than, stale_after):
-        if enqueue_triage(redis, report_id, urgent=triage_is_urgent(reporter_kind)) is not None:
+    for report_id, _ in pending:
+        if enqueue_triage(redis, report_id, urgent=report_id in urgent) is not None:
             enqueued.append(report_id)
     return enqueued

@@ -200,7 +200,7 @@ def file_report(
     result = intake.store_report(
         session, store, platform, f"portal:{number}", report_input, source="portal", attach=attach
     )
-    intake.enqueue_after_commit(redis, result.body["id"], report_input.reporter_kind)
+    intake.enqueue_after_commit(session, redis, result.body["id"], report_input)
     return Receipt(number=number, pin=pin, report_id=result.body["id"])
 
 

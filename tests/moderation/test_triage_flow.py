@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from models import Media, MediaState, Report, ReportStatus, utcnow
 from moderation.db import db
-from moderation.imaging import hash_image
+from moderation.imaging import exact_hashes, hash_image
 from tests.factories import (
     login,
     make_image,
@@ -362,3 +362,100 @@ def test_the_sweeper_puts_an_urgent_report_back_on_the_urgent_queue(app, client,
             report_id
         ]
     assert redis.llen("rq:queue:triage_urgent") == 1 and redis.llen("rq:queue:triage") == 0
+
+
+def _queued_job_ids(redis, name: str) -> set[str]:
+    return {job_id.decode() for job_id in redis.lrange(f"rq:queue:{name}", 0, -1)}
+
+
+def test_a_known_copy_of_a_banked_file_is_triaged_first(app, client, redis):
+    """An inline medium whose exact bytes (MD5 or SHA-256) are an active entry of an enabled
+    bank sends its report to the urgent queue at intake; a withdrawn entry, a disabled bank, a
+    PDQ-only entry or no entry at all leaves it in the ordinary queue."""
+    from moderation.services.banks import (
+        add_to_bank,
+        create_bank,
+        set_bank_enabled,
+        set_entry_status,
+    )
+
+    by_md5, by_sha, withdrawn, disabled, by_pdq, plain = (make_image(300 + i) for i in range(6))
+    sha256, md5 = exact_hashes(by_md5)
+    with app.app_context():
+        victims = create_bank(db.session, "victims", kind="victim_submitted", actor_kind="system")
+        other = create_bank(db.session, "off", actor_kind="system")
+        add_to_bank(db.session, victims.id, "md5", md5.upper(), source="test")
+        add_to_bank(db.session, victims.id, "sha256", exact_hashes(by_sha)[0], source="test")
+        gone = add_to_bank(db.session, victims.id, "md5", exact_hashes(withdrawn)[1], source="t")
+        set_entry_status(db.session, gone.id, "withdrawn", actor_user_id=None, actor_kind="system")
+        add_to_bank(db.session, other.id, "md5", exact_hashes(disabled)[1], source="test")
+        set_bank_enabled(db.session, other.id, False, actor_user_id=None, actor_kind="system")
+        add_to_bank(db.session, victims.id, "pdq", hash_image(by_pdq)[1].pdq, source="test")
+
+    platform = make_platform(app)
+    ids = {
+        name: post_report(client, platform, report_body(media)).get_json()["id"]
+        for name, media in {
+            # The known copy rides along with an unknown picture: one match is enough.
+            "md5": [plain, by_md5],
+            "sha": [by_sha],
+            "withdrawn": [withdrawn],
+            "disabled": [disabled],
+            "pdq": [by_pdq],
+            "plain": [plain],
+            "text": [],
+        }.items()
+    }
+    urgent, ordinary = _queued_job_ids(redis, "triage_urgent"), _queued_job_ids(redis, "triage")
+    assert urgent == {f"triage-report-{ids['md5']}", f"triage-report-{ids['sha']}"}
+    assert ordinary == {
+        f"triage-report-{ids[name]}" for name in ("withdrawn", "disabled", "pdq", "plain", "text")
+    }
+    # The exact hashes are known from intake on (triage later writes the same values).
+    status = _status(client, platform, ids["md5"]).get_json()
+    assert status["status"] == "received"
+    assert status["media"][1]["md5"] == md5
+    assert status["media"][1]["sha256"] == sha256
+
+
+def test_the_sweeper_puts_a_known_copy_back_on_the_urgent_queue(app, client, redis):
+    from moderation.services.banks import add_to_bank, create_bank
+    from moderation.services.sweeper import sweep_pending
+
+    image = make_image(320)
+    with app.app_context():
+        bank = create_bank(db.session, "confirmed", kind="confirmed", actor_kind="system")
+        add_to_bank(db.session, bank.id, "md5", exact_hashes(image)[1], source="test")
+    platform = make_platform(app)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    app.extensions.pop("moderation.redis", None)
+    known = post_report(client, platform, report_body([image])).get_json()["id"]
+    unknown = post_report(client, platform, report_body([make_image(321)])).get_json()["id"]
+    app.extensions["moderation.redis"] = redis
+    with app.app_context():
+        db.session.execute(update(Report).values(received_at=utcnow() - timedelta(minutes=10)))
+        db.session.commit()
+        swept = sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15))
+    assert swept == [known, unknown]
+    assert _queued_job_ids(redis, "triage_urgent") == {f"triage-report-{known}"}
+    assert _queued_job_ids(redis, "triage") == {f"triage-report-{unknown}"}
+
+
+def test_an_undecided_lane_never_fails_an_accepted_report(app, client, redis, monkeypatch):
+    """If the database fails between the commit and the lane look-up, the report (already
+    stored) is still accepted and waits in the ordinary queue."""
+    from sqlalchemy.exc import OperationalError
+
+    from moderation.services import intake
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(intake, "urgent_reports", database_gone)
+    platform = make_platform(app)
+    answer = post_report(client, platform, report_body([make_image(330)]))
+    assert answer.status_code == 202
+    report_id = answer.get_json()["id"]
+    assert _queued_job_ids(redis, "triage") == {f"triage-report-{report_id}"}
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == ReportStatus.RECEIVED
