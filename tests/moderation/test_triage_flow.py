@@ -115,20 +115,28 @@ def test_triage_is_idempotent(app, client, redis):
         )
 
 
-def test_redis_outage_is_recovered_by_the_sweeper(app, client, redis):
-    platform = make_platform(app)
+def _post_while_redis_is_down(app, client, redis, platform, *bodies) -> list[int]:
+    """Post `bodies` (accepted, but nothing enqueued), bring Redis back and age the reports
+    past the sweeper's threshold; returns their ids."""
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     app.extensions.pop("moderation.redis", None)
-    report_id = post_report(client, platform, report_body([make_image(14)])).get_json()["id"]
-    # Redis is back; the report is older than the sweep threshold.
+    ids = [post_report(client, platform, body).get_json()["id"] for body in bodies]
     app.extensions["moderation.redis"] = redis
     with app.app_context():
         db.session.execute(
             update(Report)
-            .where(Report.id == report_id)
+            .where(Report.id.in_(ids))
             .values(received_at=utcnow() - timedelta(minutes=10))
         )
         db.session.commit()
+    return ids
+
+
+def test_redis_outage_is_recovered_by_the_sweeper(app, client, redis):
+    platform = make_platform(app)
+    (report_id,) = _post_while_redis_is_down(
+        app, client, redis, platform, report_body([make_image(14)])
+    )
     assert redis.llen("rq:queue:triage") == 0
 
     result = app.test_cli_runner().invoke(args=["sweep", "--json"])
@@ -343,21 +351,12 @@ def test_victims_and_trusted_flaggers_are_triaged_first(app, client, redis):
 
 
 def test_the_sweeper_puts_an_urgent_report_back_on_the_urgent_queue(app, client, redis):
-    platform = make_platform(app)
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
-    app.extensions.pop("moderation.redis", None)
-    body = report_body(reporter={"kind": "victim", "id": "v-1"})
-    report_id = post_report(client, platform, body).get_json()["id"]
-    app.extensions["moderation.redis"] = redis
     from moderation.services.sweeper import sweep_pending
 
+    platform = make_platform(app)
+    body = report_body(reporter={"kind": "victim", "id": "v-1"})
+    (report_id,) = _post_while_redis_is_down(app, client, redis, platform, body)
     with app.app_context():
-        db.session.execute(
-            update(Report)
-            .where(Report.id == report_id)
-            .values(received_at=utcnow() - timedelta(minutes=10))
-        )
-        db.session.commit()
         assert sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15)) == [
             report_id
         ]
@@ -427,14 +426,10 @@ def test_the_sweeper_puts_a_known_copy_back_on_the_urgent_queue(app, client, red
         bank = create_bank(db.session, "confirmed", kind="confirmed", actor_kind="system")
         add_to_bank(db.session, bank.id, "md5", exact_hashes(image)[1], source="test")
     platform = make_platform(app)
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
-    app.extensions.pop("moderation.redis", None)
-    known = post_report(client, platform, report_body([image])).get_json()["id"]
-    unknown = post_report(client, platform, report_body([make_image(321)])).get_json()["id"]
-    app.extensions["moderation.redis"] = redis
+    known, unknown = _post_while_redis_is_down(
+        app, client, redis, platform, report_body([image]), report_body([make_image(321)])
+    )
     with app.app_context():
-        db.session.execute(update(Report).values(received_at=utcnow() - timedelta(minutes=10)))
-        db.session.commit()
         swept = sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15))
     assert swept == [known, unknown]
     assert _queued_job_ids(redis, "triage_urgent") == {f"triage-report-{known}"}
