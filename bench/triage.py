@@ -16,7 +16,8 @@ percentiles (all and bank-matched), and the bound = min(workers, cores) / per-im
 (encrypted-store read + decode + hashes + bank lookup + media-index lookup + classifier,
 measured in this process). The bound counts triage's own work only: the intake server,
 PostgreSQL and Redis share the same cores during the run, so a share of 1.0 is out of reach;
-`cpu_by_process_s` says where the cores went during the run (Linux /proc accounting).
+`cpu_by_process_s` says where the cores went during the run (Linux /proc accounting), and
+`share_ceiling_if_workers_only_analysed` what share the rest of the path alone leaves room for.
 """
 
 from __future__ import annotations
@@ -247,6 +248,19 @@ def _cpu_split(
     return {group: round(seconds, 2) for group, seconds in split.items()}
 
 
+def _share_ceiling(
+    reports: int, bound: dict[str, float], cpu_split: dict[str, float], cores: int
+) -> float:
+    """The share this run could have reached if the triage workers had spent CPU on the
+    analysis alone (no claim, no writes, no queue bookkeeping) while everything else on the
+    machine (intake, PostgreSQL, Redis, the load generator) cost what it did: their CPU plus the
+    analysis, spread over every core."""
+    others = sum(seconds for group, seconds in cpu_split.items() if group != "triage_workers")
+    analysis = reports * bound["per_image_ms"] / 1000
+    fastest = (analysis + others) / cores
+    return round(reports / fastest / bound["bound_per_s"], 3) if fastest else 0.0
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -410,6 +424,9 @@ def main() -> None:
         "cpu_stolen_s": round(stolen, 2),
         "cpu_by_process_s": cpu_split,
         "analysis_cpu_s": round(len(rows) * bound["per_image_ms"] / 1000, 2),
+        "share_ceiling_if_workers_only_analysed": _share_ceiling(
+            len(rows), bound, cpu_split, os.cpu_count() or 1
+        ),
     }
     print(json.dumps(figures, indent=2))
 
