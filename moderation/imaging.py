@@ -135,8 +135,13 @@ def pdq_dihedral_of(image: Image.Image) -> tuple[list[str], int]:
 
 
 def exact_hashes(data: bytes) -> tuple[str, str]:
-    """(sha256, md5) hex of the raw bytes. MD5 only because hash banks still exchange it."""
-    return hashlib.sha256(data).hexdigest(), hashlib.md5(data, usedforsecurity=False).hexdigest()
+    """(sha256, md5) hex of the raw bytes."""
+    return hashlib.sha256(data).hexdigest(), md5_hex(data)
+
+
+def md5_hex(data: bytes) -> str:
+    """MD5 hex of the raw bytes; only because hash banks still exchange it."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def hash_image(

@@ -38,6 +38,9 @@ class MediaIntegrityError(MediaStoreError):
 
 
 class MediaStore(Protocol):
+    """Content-addressed storage: every backend's key for some bytes is their SHA-256 hex
+    (intake records it as the medium's SHA-256, and reads re-check it)."""
+
     def put(self, data: bytes) -> str: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from models import Media, Platform, PlatformKind, Report, ReportStatus, WebhookDelivery
 from moderation.errors import AuthenticationError, NotFoundError, ValidationError
 from moderation.fetching.sniff import sniff_type
-from moderation.imaging import exact_hashes
+from moderation.imaging import md5_hex
 from moderation.media_store import MediaStore
 from moderation.queueing import enqueue_triage
 from moderation.services import audit
@@ -182,11 +182,12 @@ def store_report(
         media = Media(position=position, filename=item.filename, source_url=item.url)
         if item.data is not None:
             # Encrypted on the way in; the row only learns the content address.
-            media.storage_key = store.put(item.data)
+            # The store addresses objects by their SHA-256, so the key is the first hash.
+            media.storage_key = media.sha256 = store.put(item.data)
             media.size_bytes = len(item.data)
             # Facts of the bytes (triage writes the same values); known now, they let a known
             # copy go ahead in triage (see services/triage_lane.py).
-            media.sha256, media.md5 = exact_hashes(item.data)
+            media.md5 = md5_hex(item.data)
             # What the bytes say they are (never the file name); triage refines it on decode.
             media.mime = sniff_type(item.data)
         report.media.append(media)
