@@ -54,7 +54,8 @@ class BankMatch:
         return document
 
 
-def _matchable(query: Any) -> Any:
+def matchable(query: Any) -> Any:
+    """`query` (over BankEntry) limited to entries that may match: active, in an enabled bank."""
     return query.join(Bank, Bank.id == BankEntry.bank_id).where(
         BankEntry.status == EntryStatus.ACTIVE, Bank.enabled.is_(True)
     )
@@ -101,7 +102,7 @@ def pdq_matches(session: Session, pdq_hexes: Sequence[str]) -> list[BankMatch]:
     ids = sorted(candidates)
     for start in range(0, len(ids), _IN_CHUNK):
         rows = session.execute(
-            _matchable(_columns()).where(
+            matchable(_columns()).where(
                 BankEntry.id.in_(ids[start : start + _IN_CHUNK]),
                 BankEntry.signal_type == SignalType.PDQ,
             )
@@ -120,7 +121,7 @@ def exact_matches(session: Session, wanted: Sequence[tuple[SignalType, str]]) ->
     if not wanted:
         return []
     rows = session.execute(
-        _matchable(_columns()).where(
+        matchable(_columns()).where(
             or_(
                 *(
                     and_(BankEntry.signal_type == kind, BankEntry.signal_value == value.lower())
@@ -174,7 +175,7 @@ def match_video(session: Session, frame_hashes: list[dict[str, Any]]) -> list[Ba
     last_id = 0
     while True:
         rows = session.execute(
-            _matchable(select(BankEntry.id, BankEntry.video_frames, Bank.pdq_threshold))
+            matchable(select(BankEntry.id, BankEntry.video_frames, Bank.pdq_threshold))
             .where(BankEntry.signal_type == SignalType.VIDEO, BankEntry.id > last_id)
             .order_by(BankEntry.id)
             .limit(_VIDEO_BATCH)
@@ -189,7 +190,7 @@ def match_video(session: Session, frame_hashes: list[dict[str, Any]]) -> list[Ba
                 found.append((entry_id, min(verdict.query_match_share, verdict.target_match_share)))
     matches = []
     for entry_id, share in found:
-        row = session.execute(_matchable(_columns()).where(BankEntry.id == entry_id)).first()
+        row = session.execute(matchable(_columns()).where(BankEntry.id == entry_id)).first()
         if row is not None:
             matches.append(_match(row, 0, round(share, 3)))
     return best_per_entry(matches)

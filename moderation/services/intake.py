@@ -276,12 +276,11 @@ def enqueue_after_commit(
     (see services/triage_lane.py). If Redis is down, the sweeper picks the report up later; if
     the lane cannot be decided (the database failed after the commit), it waits in the
     ordinary queue rather than fail an accepted report."""
-    pair = (report_id, report_input.reporter_kind)
+    # Without bytes at intake (text, media by URL) there is no known copy yet: no query.
+    inline = any(item.data is not None for item in report_input.media)
     try:
-        if any(item.data is not None for item in report_input.media):
-            urgent = report_id in urgent_reports(session, [pair])
-        else:  # no bytes at intake, so no known copy yet: the reporter alone decides
-            urgent = report_id in urgent_reports(session, [pair], known_copies=False)
+        pair = (report_id, report_input.reporter_kind)
+        urgent = report_id in urgent_reports(session, [pair], known_copies=inline)
     except SQLAlchemyError as exc:
         session.rollback()
         log.warning("triage lane undecided for report %s: %s", report_id, type(exc).__name__)

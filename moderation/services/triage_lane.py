@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Select, and_, select, union
 from sqlalchemy.orm import Session
 
-from models import Bank, BankEntry, EntryStatus, Media, SignalType
+from models import BankEntry, Media, SignalType
 from moderation.policy import triage_is_urgent
+from moderation.services.bank_match import matchable
 
 
 def known_copy_reports(session: Session, report_ids: Iterable[int]) -> set[int]:
@@ -34,20 +35,12 @@ def known_copy_reports(session: Session, report_ids: Iterable[int]) -> set[int]:
         return set()
 
     def matching(signal_type: SignalType, column: Any) -> Select[Any]:
-        return (
-            select(Media.report_id)
-            .join(
+        return matchable(
+            select(Media.report_id).join(
                 BankEntry,
                 and_(BankEntry.signal_type == signal_type, BankEntry.signal_value == column),
             )
-            .join(Bank, Bank.id == BankEntry.bank_id)
-            .where(
-                Media.report_id.in_(ids),
-                column.is_not(None),
-                BankEntry.status == EntryStatus.ACTIVE,
-                Bank.enabled.is_(True),
-            )
-        )
+        ).where(Media.report_id.in_(ids), column.is_not(None))
 
     rows = session.execute(
         union(matching(SignalType.MD5, Media.md5), matching(SignalType.SHA256, Media.sha256))
