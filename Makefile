@@ -30,10 +30,10 @@ system-deps:
 	fi
 
 translations: $(STAMP)
-	$(PY) -m moderation.i18n
+	$(PY) -m moderation.core.i18n
 
 demo: system-deps install
-	$(PY) -m moderation.devstack
+	$(PY) -m moderation.demo.devstack
 
 # SQLite pass runs everything; the PostgreSQL pass re-runs every database test.
 test: system-deps install

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run against `sqlalchemy.url` set by moderation.migrations."""
+"""Alembic environment: migrations run against `sqlalchemy.url` set by moderation.core.migrations."""
 
 from __future__ import annotations
 

@@ -29,9 +29,9 @@ def main() -> None:
 
     from models import Base
     from moderation import create_app
-    from moderation.db import db
-    from moderation.services.bank_import import import_file
-    from moderation.services.banks import create_bank
+    from moderation.banks.import_export import import_file
+    from moderation.banks.service import create_bank
+    from moderation.core.db import db
 
     workdir = Path(tempfile.mkdtemp(prefix="bank-bench-"))
     path = workdir / "list.txt"

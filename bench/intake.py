@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from moderation.localservices import free_port, start_redis_server, wait_for_port  # noqa: E402
+from moderation.core.localservices import free_port, start_redis_server, wait_for_port  # noqa: E402
 
 
 def bare_app():  # type: ignore[no-untyped-def]
@@ -88,8 +88,8 @@ def bare_libs_app():  # type: ignore[no-untyped-def]
     from flask_limiter import Limiter
     from redis import Redis
 
-    from moderation.queueing import enqueue_triage
-    from moderation.signatures import verify_standard
+    from moderation.core.queueing import enqueue_triage
+    from moderation.intake.signatures import verify_standard
 
     app = Flask("bare_libs")
     redis_url, secret = os.environ["BENCH_REDIS_URL"], os.environ["BENCH_SECRET"]
@@ -132,7 +132,7 @@ def _prepare_bare_db(database_url: str) -> str:
 
 
 def _bench_database(url: str) -> str:
-    from moderation.dbadmin import sibling_database
+    from moderation.core.dbadmin import sibling_database
 
     # Through the maintenance database, so neither the named database nor the bench one need exist.
     base, _, name = url.rpartition("/")
@@ -145,8 +145,8 @@ def _prepare_intake(
     """Fresh schema and a platform; returns its secret and the environment for gunicorn."""
     from models import Base
     from moderation import create_app
-    from moderation.db import db, make_engine
-    from moderation.services.platforms import create_platform
+    from moderation.core.db import db, make_engine
+    from moderation.intake.platforms import create_platform
 
     engine = make_engine(database_url)
     Base.metadata.drop_all(engine)
@@ -223,7 +223,7 @@ def _client_loop(
     statuses: dict[int, int],
     lock: threading.Lock,
 ) -> None:
-    from moderation.signatures import sign_standard
+    from moderation.intake.signatures import sign_standard
 
     path = "/api/v1/platforms/bench/reports"
     while time.monotonic() < stop_at:

@@ -43,7 +43,7 @@ from redis import Redis  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from models import Base, Report  # noqa: E402
-from moderation.signatures import sign_standard  # noqa: E402
+from moderation.intake.signatures import sign_standard  # noqa: E402
 from tests.factories import make_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def _free_port() -> int:
 
 
 def _reset_database(url: str) -> None:
-    from moderation.dbadmin import sibling_database
+    from moderation.core.dbadmin import sibling_database
 
     base, _, name = url.rpartition("/")
     sibling_database(f"{base}/postgres", name, recreate=True)
@@ -86,10 +86,10 @@ def _setup(env: dict[str, str], banked: list[bytes], md5: bool) -> tuple[str, st
     """Create the platform and the bank in this process; returns (slug, webhook secret)."""
     os.environ.update(env)
     from moderation import create_app
-    from moderation.db import db
-    from moderation.imaging import hash_image
-    from moderation.services.banks import add_to_bank, create_bank
-    from moderation.services.platforms import create_platform
+    from moderation.banks.service import add_to_bank, create_bank
+    from moderation.core.db import db
+    from moderation.intake.platforms import create_platform
+    from moderation.media.imaging import hash_image
 
     app = create_app()
     with app.app_context():
@@ -109,12 +109,13 @@ def _compute_bound(images: list[bytes], workers: int) -> dict[str, float]:
     """Per-image seconds of the work a triage job cannot avoid, in this process (warm): reading
     the image back from the encrypted media store (as triage does), then the analysis."""
     from moderation import create_app
-    from moderation.classifiers import classify_image, default_registry, warmup
-    from moderation.db import db
-    from moderation.imaging import ImageLimits
-    from moderation.media_store import media_store_for
-    from moderation.services import bank_match, clusters
-    from moderation.services.media_analysis import analyse_image
+    from moderation.banks import matching as bank_match
+    from moderation.core.db import db
+    from moderation.media.analysis import analyse_image
+    from moderation.media.classifiers import classify_image, default_registry, warmup
+    from moderation.media.imaging import ImageLimits
+    from moderation.media.store import media_store_for
+    from moderation.triage import clusters
 
     app = create_app()
     settings = clusters.ClusterSettings(index_dir=Path(tempfile.mkdtemp(prefix="bench-ix-")))

@@ -27,8 +27,8 @@ from sqlalchemy import text  # noqa: E402
 
 from models import Base  # noqa: E402
 from moderation import create_app  # noqa: E402
-from moderation.db import make_engine  # noqa: E402
-from moderation.dbadmin import sibling_database  # noqa: E402
+from moderation.core.db import make_engine  # noqa: E402
+from moderation.core.dbadmin import sibling_database  # noqa: E402
 
 CATEGORIES = ["ncii", "synthetic_sexual", "doxxing", "incitement", "sexual_harassment", "other"]
 LANGUAGES = ["ko", "en", "und"]
@@ -47,10 +47,10 @@ def _image() -> bytes:
 
 def load(app, total: int, seed: int = 1) -> None:
     """Drop, recreate and fill the schema; COPY keeps a million rows to a minute or two."""
-    from moderation.db import db
-    from moderation.media_store import media_store_for
-    from moderation.services.platforms import create_platform
-    from moderation.services.users import create_user
+    from moderation.accounts.users import create_user
+    from moderation.core.db import db
+    from moderation.intake.platforms import create_platform
+    from moderation.media.store import media_store_for
     from tests.factories import PASSWORD
 
     engine = make_engine(app.config["DATABASE_URL"])
@@ -161,7 +161,7 @@ def measure(app, requests: int, seed: int = 2) -> None:
     where = response.headers.get("Location")
     assert response.status_code == 302, f"sign-in failed: {response.status_code} {where}"
     with app.app_context():
-        from moderation.db import db
+        from moderation.core.db import db
 
         open_ids = list(
             db.session.execute(

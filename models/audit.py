@@ -1,7 +1,7 @@
 """The append-only, hash-chained audit log.
 
 Events are written with the change they record, then sealed into the chain by a short, separate
-step (`moderation.services.audit.seal_pending`): each sealed row gets the next `chain_seq`, the
+step (`moderation.audit.events.seal_pending`): each sealed row gets the next `chain_seq`, the
 previous sealed row's hash and its own. Deleting or editing a sealed row breaks the chain.
 `chain_seq` and `prev_hash` are unique, so two sealers can never fork the chain.
 """

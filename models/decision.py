@@ -1,7 +1,7 @@
 """Moderators' decisions on reports.
 
 A decision is recorded `pending` and becomes `final` once its undo window has passed; only then
-do its side effects run (see moderation/services/decisions.py). Undo deletes a pending row.
+do its side effects run (see moderation/review/decisions.py). Undo deletes a pending row.
 """
 
 from __future__ import annotations

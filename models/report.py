@@ -79,7 +79,7 @@ class Report(Base):
     status: Mapped[ReportStatus] = mapped_column(String(32), default=ReportStatus.RECEIVED)
     priority: Mapped[int] = mapped_column(default=0)
     priority_reasons: Mapped[list[Any]] = mapped_column(default=list)
-    # Reports whose media match each other share a cluster (see moderation/services/clusters.py).
+    # Reports whose media match each other share a cluster (see moderation/triage/clusters.py).
     cluster_id: Mapped[int | None] = mapped_column(
         ForeignKey("clusters.id", ondelete="SET NULL"), index=True
     )
@@ -136,7 +136,7 @@ class Media(Base):
 
 class MediaHash(Base):
     """A PDQ hash used to match media to media: one per image (upright, from the matching
-    pixels, see moderation/services/media_analysis.py) and one per kept video frame (vPDQ, one
+    pixels, see moderation/media/analysis.py) and one per kept video frame (vPDQ, one
     frame a second). The id doubles as the entry's id in the media PDQ index."""
 
     __tablename__ = "media_hashes"

@@ -29,7 +29,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime | None]
-    # TOTP secret, AES-GCM-sealed under a key derived from MEDIA_KEY (services/totp.py).
+    # TOTP secret, AES-GCM-sealed under a key derived from MEDIA_KEY (accounts/totp.py).
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     # The last accepted 30-second step: a code from that step or earlier is a replay.

@@ -12,12 +12,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from pathlib import Path
 
     from moderation.config import load_config
-    from moderation.db import db
-    from moderation.errors import register_error_handlers
-    from moderation.extensions import csrf, login_manager
-    from moderation.i18n import init_i18n
-    from moderation.limits import init_limiter
-    from moderation.security import register_security_headers
+    from moderation.core.db import db
+    from moderation.core.errors import register_error_handlers
+    from moderation.core.extensions import csrf, login_manager
+    from moderation.core.i18n import init_i18n
+    from moderation.core.limits import init_limiter
+    from moderation.core.security_headers import register_security_headers
 
     root = Path(__file__).resolve().parent.parent
     app = Flask(
@@ -51,7 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     # The API authenticates by signature or bearer token, not cookies: CSRF does not apply.
     csrf.exempt(api.bp)
-    from moderation import openapi
+    from moderation.intake import openapi
     from moderation.views import public
 
     app.register_blueprint(openapi.bp)
@@ -64,7 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
 
-    from moderation.cli import register_cli
+    from moderation.cli.main import register_cli
 
     register_cli(app)
     return app

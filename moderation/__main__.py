@@ -1,5 +1,5 @@
 """`python -m moderation` is the `moderation` command."""
 
-from moderation.cli import main
+from moderation.cli.main import main
 
 main()

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_FETCH_MAX_BYTES": 50 * 1024 * 1024,
     "MEDIA_FETCH_TIMEOUT": 30,
     "MEDIA_FETCH_MAX_ATTEMPTS": 3,
-    # Rate limits (Flask-Limiter on Redis); see moderation/limits.py.
+    # Rate limits (Flask-Limiter on Redis); see moderation/core/limits.py.
     "RATELIMIT_ENABLED": True,
     "RATE_LIMIT_PLATFORM": "600/minute",  # per platform slug, webhook routes together
     "RATE_LIMIT_STATUS": "1200/minute",  # per platform slug, status look-ups
@@ -64,9 +64,9 @@ DEFAULTS: dict[str, Any] = {
     "CRON_SWEEP_INTERVAL_SECONDS": 60,
     # Audit events are sealed into the hash chain by this periodic job (seconds between runs).
     "CRON_AUDIT_SEAL_INTERVAL_SECONDS": 5,
-    # Priority weights: see moderation/policy.py for what each means.
+    # Priority weights: see moderation/triage/policy.py for what each means.
     "PRIORITY_WEIGHTS": {},
-    # Triage (moderation/services/triage.py). Classifier: a model name from the ONNX registry
+    # Triage (moderation/triage/pipeline.py). Classifier: a model name from the ONNX registry
     # ("" turns classification off); extra manifest folders, os.pathsep-separated.
     "CLASSIFIER_MODEL": "nudenet-320n",
     "CLASSIFIER_MANIFEST_DIRS": "",
@@ -79,13 +79,13 @@ DEFAULTS: dict[str, Any] = {
     "CLUSTER_PDQ_DISTANCE": 31,
     "MEDIA_MATCH_MIN_QUALITY": 50,
     "VIDEO_MATCH_MIN_SHARE": 0.7,
-    # Hash banks' PDQ index (see moderation/services/bank_index.py).
+    # Hash banks' PDQ index (see moderation/banks/index.py).
     "BANK_INDEX_DIR": None,  # default: <instance>/pdq-index
     "BANK_INDEX_REFRESH_SECONDS": 30,
     "BANK_INDEX_COMPACT_AT": 50_000,
     "BANK_INDEX_REBUILD_SECONDS": 6 * 3600,
     "CRON_BANK_INDEX_INTERVAL_SECONDS": 300,
-    # Review (see moderation/services/review.py, decisions.py, wellness.py).
+    # Review (see moderation/review/queue.py, decisions.py, wellness.py).
     # SLA target per category in hours; "default" covers categories not listed.
     "SLA_HOURS": {
         "csam_suspected": 4,
@@ -110,7 +110,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LIMIT_PER_ACCOUNT": "10 per hour",
     "INVITE_TTL_HOURS": 72,
     "TOTP_ISSUER": "Moderation queue",
-    # Roles that may know suspected-CSAM reports exist (see moderation/permissions.py).
+    # Roles that may know suspected-CSAM reports exist (see moderation/accounts/permissions.py).
     "CSAM_ROLES": ("senior", "admin"),
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from models import Base
 from moderation import create_app
-from moderation.db import make_engine
+from moderation.core.db import make_engine
 
 SHARED_TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 TEST_MEDIA_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _compiled_catalogues() -> None:
-    from moderation.i18n import compile_catalogues
+    from moderation.core.i18n import compile_catalogues
 
     compile_catalogues()
 
@@ -61,7 +61,7 @@ def redis_url() -> Iterator[str]:
     if _redis_answers(configured):
         yield configured
         return
-    from moderation.localservices import start_redis_server
+    from moderation.core.localservices import start_redis_server
 
     workdir = tempfile.mkdtemp(prefix="moderation-redis-")
     try:
@@ -79,7 +79,7 @@ def redis_url() -> Iterator[str]:
 
 def _postgres_for_worker(url: str) -> str:
     """Parallel workers each get their own database next to the configured one."""
-    from moderation.dbadmin import sibling_database
+    from moderation.core.dbadmin import sibling_database
 
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None:
@@ -157,7 +157,7 @@ def runner(app):
 
 @pytest.fixture
 def session(app):
-    from moderation.db import db
+    from moderation.core.db import db
 
     with app.app_context():
         yield db.session

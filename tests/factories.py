@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from moderation.signatures import sign_standard
+from moderation.intake.signatures import sign_standard
 
 PASSWORD = "correct horse battery staple"
 
@@ -29,8 +29,8 @@ class PlatformInfo:
 def make_platform(
     app, slug: str = "acme", kind: str = "standard", secret: str | None = None
 ) -> PlatformInfo:
-    from moderation.db import db
-    from moderation.services.platforms import create_platform
+    from moderation.core.db import db
+    from moderation.intake.platforms import create_platform
 
     with app.app_context():
         creds = create_platform(db.session, slug, kind, secret)
@@ -40,8 +40,8 @@ def make_platform(
 def make_user(
     app, email: str = "mod@example.org", role: str = "moderator", password: str = PASSWORD
 ):
-    from moderation.db import db
-    from moderation.services.users import create_user
+    from moderation.accounts.users import create_user
+    from moderation.core.db import db
 
     with app.app_context():
         return create_user(db.session, email, role, password).id
@@ -124,8 +124,8 @@ def totp_code_for(app, email: str = "mod@example.org", fresh: bool = True) -> st
     from sqlalchemy import select
 
     from models import User
-    from moderation.db import db
-    from moderation.services.totp import code_at_step, current_step, open_secret
+    from moderation.accounts.totp import code_at_step, current_step, open_secret
+    from moderation.core.db import db
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.email == email.lower())).scalar_one()
@@ -157,8 +157,8 @@ def run_worker_burst(app) -> None:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from moderation.queueing import QUEUE_NAMES, queue
-    from moderation.redis_conn import get_redis
+    from moderation.core.queueing import QUEUE_NAMES, queue
+    from moderation.core.redis_conn import get_redis
 
     with app.app_context():
         connection = get_redis()

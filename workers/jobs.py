@@ -7,10 +7,12 @@ from datetime import timedelta
 
 from rq import get_current_job
 
-from moderation.db import db
-from moderation.media_store import media_store_for
-from moderation.redis_conn import get_redis
-from moderation.services import audit, sweeper, triage
+from moderation.audit import events as audit
+from moderation.core.db import db
+from moderation.core.redis_conn import get_redis
+from moderation.media.store import media_store_for
+from moderation.triage import pipeline as triage
+from moderation.triage import sweeper
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ def triage_report(report_id: int) -> str:
 
 def rescore_report(report_id: int) -> bool:
     """Re-score one open report (its category changed upstream); False if it is not open."""
-    from moderation.services.rescoring import rescore_reports
+    from moderation.triage.rescoring import rescore_reports
 
     with app_context() as app:
         settings = triage.TriageSettings.from_config(app.config, app.instance_path)
@@ -66,7 +68,7 @@ def sweep_pending() -> list[int]:
 def maintain_bank_index() -> dict:
     """Refresh this worker's bank index; rebuild the shared base from the database when the
     delta has grown or the base is old (other processes switch on their next refresh)."""
-    from moderation.services.bank_index import bank_index_for
+    from moderation.banks.index import bank_index_for
 
     with app_context() as app:
         stats = bank_index_for(app.config).maintain(db.session)
@@ -82,8 +84,8 @@ def maintain_bank_index() -> dict:
 
 def finalize_decisions() -> int:
     """Make final every decision whose undo window has passed, running its side effects.
-    Idempotent and safe beside web processes doing the same (see services/decisions.py)."""
-    from moderation.services import decisions
+    Idempotent and safe beside web processes doing the same (see review/decisions.py)."""
+    from moderation.review import decisions
 
     with app_context():
         finalized = decisions.finalize_due(db.session, limit=1000)
@@ -93,7 +95,7 @@ def finalize_decisions() -> int:
 
 def rescore_aging_reports() -> int:
     """Re-score open reports whose SLA points changed as they aged (bounded per run)."""
-    from moderation.services import aging
+    from moderation.triage import aging
 
     with app_context() as app:
         settings = triage.TriageSettings.from_config(app.config, app.instance_path)

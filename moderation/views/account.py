@@ -11,11 +11,11 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from moderation.auth import SessionUser
-from moderation.db import db
-from moderation.errors import AuthenticationError, ValidationError
-from moderation.services import signin, totp
-from moderation.services.users import change_password, get_user
+from moderation.accounts import signin, totp
+from moderation.accounts.login import SessionUser
+from moderation.accounts.users import change_password, get_user
+from moderation.core.db import db
+from moderation.core.errors import AuthenticationError, ValidationError
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

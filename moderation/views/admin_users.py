@@ -1,5 +1,5 @@
 """Admin pages for staff accounts: invite, disable or enable, change roles, reset sign-in.
-Every change is an audit event (recorded by moderation/services/users.py and invitations.py)."""
+Every change is an audit event (recorded by moderation/accounts/users.py and invitations.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from wtforms import EmailField, SelectField
 from wtforms.validators import DataRequired, Length
 
 from models import Role
-from moderation.db import db
-from moderation.errors import ConflictError, ValidationError
-from moderation.permissions import Action, permission_required
-from moderation.services import invitations, users
+from moderation.accounts import invitations, users
+from moderation.accounts.permissions import Action, permission_required
+from moderation.core.db import db
+from moderation.core.errors import ConflictError, ValidationError
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from moderation.db import db
-from moderation.errors import NotFoundError
-from moderation.limits import limiter
-from moderation.media_store import media_store_for
-from moderation.redis_conn import get_redis
-from moderation.services import intake, mastodon, platforms, reports
-from moderation.services.sealing import contact_key_for
+from moderation.core.db import db
+from moderation.core.errors import NotFoundError
+from moderation.core.limits import limiter
+from moderation.core.redis_conn import get_redis
+from moderation.core.sealing import contact_key_for
+from moderation.intake import mastodon, platforms
+from moderation.intake import service as intake
+from moderation.media.store import media_store_for
+from moderation.review import item as reports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

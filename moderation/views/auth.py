@@ -24,14 +24,14 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from moderation.auth import SessionUser
-from moderation.db import db
-from moderation.errors import AuthenticationError, ValidationError
-from moderation.limits import limiter
-from moderation.permissions import Action, can
-from moderation.services import invitations, signin, totp
-from moderation.services.users import get_user, sign_out
-from moderation.tokens import keyed_digest
+from moderation.accounts import invitations, signin, totp
+from moderation.accounts.login import SessionUser
+from moderation.accounts.permissions import Action, can
+from moderation.accounts.users import get_user, sign_out
+from moderation.core.db import db
+from moderation.core.errors import AuthenticationError, ValidationError
+from moderation.core.limits import limiter
+from moderation.core.tokens import keyed_digest
 
 bp = Blueprint("auth", __name__)
 

@@ -12,17 +12,18 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from models import EntryStatus
-from moderation.db import db
-from moderation.errors import ValidationError
-from moderation.imaging import (
+from moderation.accounts.permissions import Action, permission_required
+from moderation.audit import events as audit
+from moderation.banks import service as banks
+from moderation.core.db import db
+from moderation.core.errors import ValidationError
+from moderation.media.imaging import (
     ImageDecodeError,
     ImageLimits,
     decode_image,
     exact_hashes,
     pdq_dihedral_of,
 )
-from moderation.permissions import Action, permission_required
-from moderation.services import audit, banks
 
 bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from moderation.db import db
-from moderation.permissions import Action, permission_required, visible_reports_clause
-from moderation.redis_conn import get_redis
-from moderation.services import dashboard
+from moderation.accounts.permissions import Action, permission_required, visible_reports_clause
+from moderation.core.db import db
+from moderation.core.redis_conn import get_redis
+from moderation.review import dashboard
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

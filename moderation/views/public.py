@@ -22,13 +22,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from moderation.db import db
-from moderation.errors import ValidationError
-from moderation.limits import limiter
-from moderation.media_store import media_store_for
-from moderation.redis_conn import get_redis
-from moderation.services import victim_reports
-from moderation.services.sealing import contact_key_for
+from moderation.core.db import db
+from moderation.core.errors import ValidationError
+from moderation.core.limits import limiter
+from moderation.core.redis_conn import get_redis
+from moderation.core.sealing import contact_key_for
+from moderation.intake import portal as victim_reports
+from moderation.media.store import media_store_for
 
 bp = Blueprint("public", __name__, url_prefix="/portal")
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
-from moderation.db import db
-from moderation.permissions import Action, permission_required, visible_reports_clause
-from moderation.services import audit, decisions, review, wellness
-from moderation.services.review import AGE_CHOICES, QueueFilters
+from moderation.accounts.permissions import Action, permission_required, visible_reports_clause
+from moderation.audit import events as audit
+from moderation.core.db import db
+from moderation.review import decisions, wellness
+from moderation.review import queue as review
+from moderation.review.queue import AGE_CHOICES, QueueFilters
 
 bp = Blueprint("queue", __name__)
 

@@ -21,22 +21,23 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Media, Report
-from moderation.db import db
-from moderation.errors import ConflictError, NotFoundError
-from moderation.media_store import media_store_for
-from moderation.permissions import Action, can, permission_required, require, visible_reports_clause
-from moderation.services import (
-    audit,
-    contacts,
-    decisions,
-    previews,
-    reports,
-    reveals,
-    review,
-    wellness,
+from moderation.accounts.permissions import (
+    Action,
+    can,
+    permission_required,
+    require,
+    visible_reports_clause,
 )
-from moderation.services.review import QueueFilters
-from moderation.services.sealing import contact_key_for
+from moderation.audit import events as audit
+from moderation.core.db import db
+from moderation.core.errors import ConflictError, NotFoundError
+from moderation.core.sealing import contact_key_for
+from moderation.media import previews
+from moderation.media.store import media_store_for
+from moderation.review import contacts, decisions, reveals, wellness
+from moderation.review import item as reports
+from moderation.review import queue as review
+from moderation.review.queue import QueueFilters
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 

@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from models import AuditEvent, Decision, Report, ReportStatus, utcnow
-from moderation.db import db
-from moderation.queueing import FINALIZE_DECISIONS, enqueue
-from moderation.redis_conn import get_redis
+from moderation.core.db import db
+from moderation.core.queueing import FINALIZE_DECISIONS, enqueue
+from moderation.core.redis_conn import get_redis
 from tests.factories import PASSWORD, make_image, make_user, run_worker_burst, totp_code_for
-from tests.moderation.review_factories import make_report
+from tests.review.review_factories import make_report
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -10,10 +10,10 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 from models import Report
-from moderation.db import db
-from moderation.queueing import queue
+from moderation.core.db import db
+from moderation.core.queueing import queue
 from tests.factories import make_image, make_platform, post_report, report_body, run_worker_burst
-from tests.moderation.test_video import encode, render_clip
+from tests.media.test_video import encode, render_clip
 
 
 def _bad_files() -> dict[str, bytes]:

@@ -1,0 +1,1 @@
+"""Staff accounts: users, sign-in with TOTP, invitations, passwords and permissions."""

@@ -1,0 +1,189 @@
+"""The one place that decides who may see and do what. Views and services ask `can`/`require`;
+list queries add `visible_reports_clause`; nothing else compares roles.
+
+Role matrix (an action not listed is refused):
+
+| action          | moderator | senior | liaison             | admin |
+|-----------------|-----------|--------|---------------------|-------|
+| VIEW_QUEUE      | yes       | yes    | -                   | yes   |
+| VIEW_REPORT     | yes       | yes    | escalated only      | yes   |
+| REVEAL_MEDIA    | yes       | yes    | escalated only      | yes   |
+| DECIDE          | yes       | yes    | -                   | yes   |
+| DECIDE_CLUSTER  | -         | yes    | -                   | yes   |
+| ESCALATE        | yes       | yes    | -                   | yes   |
+| VIEW_CONTACT    | -         | yes    | escalated only      | yes   |
+| VIEW_CASES      | -         | -      | yes                 | yes   |
+| EXPORT_EVIDENCE | -         | -      | yes                 | yes   |
+| VIEW_DASHBOARD  | -         | yes    | -                   | yes   |
+| VIEW_JOBS       | -         | -      | -                   | yes   |
+| MANAGE_USERS    | -         | -      | -                   | yes   |
+| MANAGE_BANKS    | -         | -      | -                   | yes   |
+
+Objects: a report (or anything with a `.report`, e.g. media, signals, decisions) in category
+`csam_suspected` exists only for roles in config `CSAM_ROLES` (default senior and admin); a liaison
+knows only escalated reports. For an object a user may not know exists, `require` raises
+NotFoundError (404), never ForbiddenError (403), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, has_app_context
+from sqlalchemy import ColumnElement, and_, false, true
+
+from models import Report, ReportStatus
+from moderation.core.errors import ForbiddenError, NotFoundError
+from moderation.core.extensions import login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Action(StrEnum):
+    VIEW_QUEUE = "view_queue"
+    VIEW_REPORT = "view_report"
+    REVEAL_MEDIA = "reveal_media"
+    DECIDE = "decide"
+    DECIDE_CLUSTER = "decide_cluster"
+    ESCALATE = "escalate"
+    VIEW_CASES = "view_cases"
+    MANAGE_USERS = "manage_users"
+    MANAGE_BANKS = "manage_banks"
+    VIEW_DASHBOARD = "view_dashboard"
+    VIEW_JOBS = "view_jobs"
+    EXPORT_EVIDENCE = "export_evidence"
+    # Open the contact data sealed with a report (a victim's, or a Mastodon reporter's).
+    VIEW_CONTACT = "view_contact"
+
+
+CSAM_CATEGORY = "csam_suspected"
+DEFAULT_CSAM_ROLES: tuple[str, ...] = ("senior", "admin")
+LIAISON_ROLE = "liaison"
+
+_MODERATOR = frozenset(
+    {Action.VIEW_QUEUE, Action.VIEW_REPORT, Action.REVEAL_MEDIA, Action.DECIDE, Action.ESCALATE}
+)
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    "moderator": _MODERATOR,
+    "senior": _MODERATOR | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT},
+    LIAISON_ROLE: frozenset(
+        {
+            Action.VIEW_REPORT,
+            Action.REVEAL_MEDIA,
+            Action.VIEW_CASES,
+            Action.EXPORT_EVIDENCE,
+            Action.VIEW_CONTACT,
+        }
+    ),
+    "admin": frozenset(Action),
+}
+
+
+def csam_roles() -> tuple[str, ...]:
+    """Roles that may know suspected-CSAM reports exist: config `CSAM_ROLES` (a list, or a
+    comma-separated string from the environment), default senior and admin."""
+    configured: Any = current_app.config.get("CSAM_ROLES") if has_app_context() else None
+    if configured is None:
+        return DEFAULT_CSAM_ROLES
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    return tuple(str(role).strip() for role in configured if str(role).strip())
+
+
+# The default; `csam_roles()` reads the configured value at call time.
+CSAM_ROLES = DEFAULT_CSAM_ROLES
+
+
+def _role(user: Any) -> str | None:
+    """The role of a signed-in, active user; None for anonymous or disabled accounts."""
+    if user is None or not getattr(user, "is_authenticated", True):
+        return None
+    if getattr(user, "active", True) is False:
+        return None
+    role = getattr(user, "role", None)
+    return str(role) if role is not None else None
+
+
+def _report_of(obj: Any) -> Any | None:
+    if isinstance(obj, Report):
+        return obj
+    if hasattr(obj, "category") and hasattr(obj, "status"):
+        return obj
+    report = getattr(obj, "report", None)
+    return report if report is not None and hasattr(report, "category") else None
+
+
+def may_know(user: Any, obj: Any) -> bool:
+    """Whether `obj` may exist as far as `user` is concerned (False means: answer 404)."""
+    role = _role(user)
+    if role is None:
+        return False
+    report = _report_of(obj)
+    if report is None:
+        return True
+    if str(report.category) == CSAM_CATEGORY and role not in csam_roles():
+        return False
+    if role == LIAISON_ROLE and str(report.status) != ReportStatus.ESCALATED:
+        return False
+    return True
+
+
+def can(user: Any, action: Action, obj: Any = None) -> bool:
+    """True if `user` (flask-login's current_user or a models.User) may do `action` on `obj`."""
+    role = _role(user)
+    if role is None or Action(action) not in ROLE_ACTIONS.get(role, frozenset()):
+        return False
+    return obj is None or may_know(user, obj)
+
+
+def require(user: Any, action: Action, obj: Any = None) -> None:
+    """Raise unless `can(user, action, obj)`.
+
+    NotFoundError (404) when `obj` is something the user may not know exists; ForbiddenError
+    (403) for a known object or an action the role lacks.
+    """
+    if obj is not None and not may_know(user, obj):
+        raise NotFoundError("not found")
+    if not can(user, action, obj):
+        raise ForbiddenError("you do not have permission to do that")
+
+
+def visible_reports_clause(user: Any) -> ColumnElement[bool]:
+    """A where-clause limiting `Report` rows to those `user` may know exist."""
+    role = _role(user)
+    if role is None or role not in ROLE_ACTIONS:
+        return false()
+    conditions: list[ColumnElement[bool]] = []
+    if role not in csam_roles():
+        conditions.append(Report.category != CSAM_CATEGORY)
+    if role == LIAISON_ROLE:
+        conditions.append(Report.status == ReportStatus.ESCALATED.value)
+    return and_(*conditions) if conditions else true()
+
+
+def actions_for(user: Any) -> Iterable[Action]:
+    """Every action the user's role allows (for menus)."""
+    role = _role(user)
+    return ROLE_ACTIONS.get(role, frozenset()) if role else frozenset()
+
+
+def permission_required(action: Action) -> Callable[[F], F]:
+    """View decorator: anonymous users go to sign-in; users whose role lacks `action` get 403.
+    Object checks (404 for unknowable objects) stay in the view via `require(..., obj)`."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            from flask_login import current_user
+
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            require(current_user, action)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

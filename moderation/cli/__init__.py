@@ -1,0 +1,1 @@
+"""The `moderation` command and its groups."""

@@ -1,0 +1,262 @@
+"""The `moderation` command: a Flask CLI group (so `moderation run` serves the app)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import timedelta
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from moderation.core.db import db
+from moderation.core.errors import DomainError
+
+
+def _fail(error: DomainError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": error.code, "message": error.message}))
+    else:
+        click.echo(f"error: {error.message}", err=True)
+    sys.exit(1)
+
+
+@click.group("db", help="Database migrations.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from moderation.core.migrations import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@click.group("user", help="Staff accounts.")
+def user_group() -> None:
+    pass
+
+
+@user_group.command("add")
+@click.argument("email")
+@click.option(
+    "--role", required=True, type=click.Choice(["moderator", "senior", "liaison", "admin"])
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def user_add(email: str, role: str, password_stdin: bool, as_json: bool) -> None:
+    """Create a staff account with two-factor sign-in enrolled; prints its otpauth:// URI (import
+    it into an authenticator app; it is shown only now)."""
+    from moderation.accounts.totp import provisioning_uri
+    from moderation.accounts.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(db.session, email, role, password)
+    except DomainError as exc:
+        _fail(exc, as_json)
+        return
+    totp_uri = provisioning_uri(current_app.config, user)
+    if as_json:
+        document = {"id": user.id, "email": user.email, "role": user.role, "totp_uri": totp_uri}
+        click.echo(json.dumps(document))
+    else:
+        click.echo(f"created {user.role} #{user.id}")
+        click.echo(f"two-factor URI (add it to an authenticator app): {totp_uri}")
+
+
+@click.group("platform", help="Reporting platforms.")
+def platform_group() -> None:
+    pass
+
+
+@platform_group.command("add")
+@click.argument("slug")
+@click.option(
+    "--kind", default="standard", type=click.Choice(["standard", "mastodon", "trusted_flagger"])
+)
+@click.option("--secret", default=None, help="Inbound signing secret (required for mastodon).")
+@click.option("--callback-url", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def platform_add(
+    slug: str, kind: str, secret: str | None, callback_url: str | None, as_json: bool
+) -> None:
+    """Register a platform and print its secrets (shown once)."""
+    from moderation.intake.platforms import create_platform
+
+    try:
+        creds = create_platform(db.session, slug, kind, secret, callback_url)
+    except DomainError as exc:
+        _fail(exc, as_json)
+        return
+    document = {
+        "slug": creds.slug,
+        "kind": creds.kind,
+        "webhook_secret": creds.webhook_secret,
+        "api_token": creds.api_token,
+    }
+    if as_json:
+        click.echo(json.dumps(document))
+    else:
+        for key, value in document.items():
+            click.echo(f"{key}: {value}")
+
+
+@platform_group.command("rotate-secret")
+@click.argument("slug")
+@click.option("--secret", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def platform_rotate(slug: str, secret: str | None, as_json: bool) -> None:
+    """Issue a new signing secret; the old one stays valid for seven days."""
+    from moderation.intake.platforms import rotate_secret
+
+    try:
+        new_secret = rotate_secret(db.session, slug, secret)
+    except DomainError as exc:
+        _fail(exc, as_json)
+        return
+    click.echo(json.dumps({"slug": slug, "webhook_secret": new_secret}) if as_json else new_secret)
+
+
+@click.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="RQ's log level: INFO logs every job, periodic ones included.",
+)
+@with_appcontext
+def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
+    """Run an RQ worker on QUEUES (default: all, in priority order)."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from moderation.core.queueing import QUEUE_GROUPS, QUEUE_NAMES, queue, worker_queue_names
+    from moderation.core.redis_conn import get_redis
+
+    try:
+        names = worker_queue_names(queues)
+    except ValueError as exc:
+        known = ", ".join(dict.fromkeys([*QUEUE_GROUPS, *QUEUE_NAMES]))
+        raise click.BadParameter(f"unknown queue {exc}; known: {known}") from exc
+    connection = get_redis()
+    # SimpleWorker runs jobs in this process, so the app, database pool and ONNX sessions are
+    # created once per worker process (lazily) instead of once per job in a fork. Decoding is
+    # fenced by limits; a report whose triage keeps dying is failed after a few attempts.
+    # Jobs build their app from the same environment on first use (workers.context).
+    SimpleWorker(
+        [queue(name, connection) for name in names],
+        connection=connection,
+        serializer=JSONSerializer,
+    ).work(burst=burst, logging_level=log_level.upper())
+
+
+@click.command("sweep")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def sweep(as_json: bool) -> None:
+    """Re-enqueue reports acknowledged but not triaged (the outbox sweeper), once."""
+    from moderation.core.redis_conn import get_redis
+    from moderation.triage.sweeper import sweep_pending
+
+    config = current_app.config
+    enqueued = sweep_pending(
+        db.session,
+        get_redis(),
+        timedelta(seconds=int(config["SWEEP_PENDING_AFTER_SECONDS"])),
+        timedelta(seconds=int(config["TRIAGE_STALE_AFTER_SECONDS"])),
+    )
+    click.echo(
+        json.dumps({"enqueued": enqueued}) if as_json else f"re-enqueued {len(enqueued)} report(s)"
+    )
+
+
+@click.command("cron")
+@click.option("--once", is_flag=True, help="Enqueue what is due and exit.")
+@with_appcontext
+def cron(once: bool) -> None:
+    """Enqueue periodic jobs (the sweeper). Safe to run in several places: a Redis lock per
+    period lets only one process enqueue each tick."""
+    from moderation.core.redis_conn import get_redis
+    from moderation.core.scheduling import run_due_jobs
+
+    connection = get_redis()
+    while True:
+        run_due_jobs(connection, current_app.config)
+        if once:
+            return
+        time.sleep(5)
+
+
+@click.group("audit", help="The hash-chained audit log.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def audit_verify(as_json: bool) -> None:
+    """Seal pending events, then recompute the whole chain; exit 1 if it is broken."""
+    from moderation.audit.events import seal_pending, verify_chain
+
+    seal_pending(db.session)
+    verdict = verify_chain(db.session)
+    document = {
+        "ok": verdict.ok,
+        "events": verdict.events,
+        "first_bad_id": verdict.first_bad_id,
+        "problem": verdict.problem,
+        "unsealed": verdict.unsealed,
+    }
+    if as_json:
+        click.echo(json.dumps(document))
+    elif verdict.ok:
+        click.echo(f"audit chain intact: {verdict.events} events")
+    else:
+        click.echo(f"audit chain BROKEN at event {verdict.first_bad_id}: {verdict.problem}")
+    if not verdict.ok:
+        sys.exit(1)
+
+
+@click.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load demo data (synthetic media only) into the configured database."""
+    from moderation.demo.seed import load_demo
+
+    summary = load_demo(current_app._get_current_object())
+    click.echo(json.dumps(summary, indent=2))
+
+
+def register_cli(app: Flask) -> None:
+    for command in (db_group, user_group, platform_group, audit_group, worker, sweep, cron, demo):
+        app.cli.add_command(command)
+    from moderation.cli.banks import bank_group
+
+    app.cli.add_command(bank_group)
+
+
+def _create_app() -> Flask:
+    from moderation import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, help="The moderation queue.")

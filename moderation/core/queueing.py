@@ -1,0 +1,137 @@
+"""The job queues, declared once, and the only way the app puts work on them.
+
+Jobs live in `workers.jobs`; the app refers to them by dotted name so that `moderation` never
+imports `workers`. Every job states its queue, timeout, TTLs and retries here, and arguments are
+ids and small JSON values (RQ's JSON serializer), never media or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+log = logging.getLogger(__name__)
+
+# Priority order: a worker listening on all of them drains earlier queues first. Triage has two
+# queues: `triage_urgent` (reports from victims and trusted flaggers, and known copies of banked
+# files; see triage/lane.py) ahead of `triage`, so under a flood of ordinary reports
+# those still reach review in seconds. A worker asked for "triage" serves both, urgent first.
+QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "maintenance")
+QUEUE_GROUPS = {"triage": ("triage_urgent", "triage")}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    func: str
+    queue: str
+    timeout: int
+    result_ttl: int = 3600
+    failure_ttl: int = 7 * 24 * 3600
+    # Retries are for transient failures (Redis or database blips); jobs raise on those only.
+    retries: int = 3
+    retry_intervals: tuple[int, ...] = (10, 60, 300)
+
+
+TRIAGE_REPORT = JobSpec("workers.jobs.triage_report", "triage", timeout=300)
+TRIAGE_REPORT_URGENT = replace(TRIAGE_REPORT, queue="triage_urgent")
+# Re-score one report whose category changed upstream; on the triage queue, as it moves a
+# report within the review queue.
+RESCORE_REPORT = JobSpec("workers.jobs.rescore_report", "triage", timeout=120)
+SWEEP_PENDING = JobSpec("workers.jobs.sweep_pending", "maintenance", timeout=120, retries=0)
+SEAL_AUDIT_LOG = JobSpec("workers.jobs.seal_audit_log", "maintenance", timeout=120, retries=0)
+# Make decisions final once their undo window has passed (see review/decisions.py).
+FINALIZE_DECISIONS = JobSpec("workers.jobs.finalize_decisions", "decisions", timeout=120, retries=0)
+# Refresh the bank index and rebuild its base when the delta grew (see banks/index.py).
+MAINTAIN_BANK_INDEX = JobSpec(
+    "workers.jobs.maintain_bank_index", "maintenance", timeout=1800, retries=0
+)
+# Re-score open reports whose SLA points changed as they aged (see triage/aging.py).
+RESCORE_AGING_REPORTS = JobSpec(
+    "workers.jobs.rescore_aging_reports", "maintenance", timeout=600, retries=0
+)
+
+
+def worker_queue_names(requested: Iterable[str]) -> tuple[str, ...]:
+    """The RQ queues a worker asked for `requested` listens on, in the order asked (a group
+    such as "triage" expands in place, urgent first); all of them, in priority order, if none.
+    Raises ValueError naming any unknown queue."""
+    names: list[str] = []
+    for name in requested:
+        if name not in QUEUE_NAMES and name not in QUEUE_GROUPS:
+            raise ValueError(name)
+        names += [n for n in QUEUE_GROUPS.get(name, (name,)) if n not in names]
+    return tuple(names) or QUEUE_NAMES
+
+
+def queue(name: str, connection: Redis) -> Queue:
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue(
+    spec: JobSpec,
+    connection: Redis,
+    *args: int | str,
+    job_id: str | None = None,
+    unique: bool = False,
+) -> Job:
+    """Put one job on its queue. Raises redis errors; the caller decides whether that matters.
+    With `unique`, raises rq's DuplicateJobError if a job with `job_id` exists (one atomic step)."""
+    retry = Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None
+    return queue(spec.queue, connection).enqueue_call(
+        spec.func,
+        args=args,
+        timeout=spec.timeout,
+        result_ttl=spec.result_ttl,
+        failure_ttl=spec.failure_ttl,
+        retry=retry,
+        job_id=job_id,
+        unique=unique,
+    )
+
+
+def triage_job_id(report_id: int) -> str:
+    return f"triage-report-{report_id}"
+
+
+def job_is_waiting(connection: Redis, job_id: str) -> bool:
+    """True if the job exists and is queued, scheduled or running (so re-enqueueing is moot)."""
+    job = Job.fetch_many([job_id], connection=connection, serializer=JSONSerializer)[0]
+    if job is None:
+        return False
+    return job.get_status(refresh=False) in (
+        JobStatus.QUEUED,
+        JobStatus.STARTED,
+        JobStatus.SCHEDULED,
+        JobStatus.DEFERRED,
+    )
+
+
+def _enqueue_once(spec: JobSpec, connection: Redis, job_id: str, report_id: int) -> Job | None:
+    """Enqueue `spec` for one report under a derived job id, unless that job is already waiting."""
+    try:
+        # The common case (no such job) costs one atomic round trip.
+        return enqueue(spec, connection, report_id, job_id=job_id, unique=True)
+    except DuplicateJobError:
+        if job_is_waiting(connection, job_id):
+            return None
+        # A finished or failed job of the same report: replace it (the sweeper's rescue path).
+        return enqueue(spec, connection, report_id, job_id=job_id)
+
+
+def enqueue_triage(connection: Redis, report_id: int, urgent: bool = False) -> Job | None:
+    """Enqueue triage of one report under its derived job id (on the urgent queue if `urgent`),
+    unless it is already waiting on either."""
+    spec = TRIAGE_REPORT_URGENT if urgent else TRIAGE_REPORT
+    return _enqueue_once(spec, connection, triage_job_id(report_id), report_id)
+
+
+def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:
+    """Enqueue re-scoring of one report, unless a re-score of it is already waiting."""
+    return _enqueue_once(RESCORE_REPORT, connection, f"rescore-report-{report_id}", report_id)

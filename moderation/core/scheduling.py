@@ -1,0 +1,49 @@
+"""Periodic jobs, enqueued with the JSON serializer.
+
+RQ 3's own cron (`rq.cron`) enqueues with the pickle serializer and no way to change it, which
+our JSON-only workers refuse, so this small loop does the same job: each period, whoever takes the
+Redis lock for that period enqueues it. Any number of `moderation cron` processes can run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from redis import Redis
+
+from moderation.core.queueing import (
+    FINALIZE_DECISIONS,
+    MAINTAIN_BANK_INDEX,
+    RESCORE_AGING_REPORTS,
+    SEAL_AUDIT_LOG,
+    SWEEP_PENDING,
+    JobSpec,
+    enqueue,
+)
+
+
+def periodic_jobs(config: Mapping[str, Any]) -> list[tuple[JobSpec, int]]:
+    return [
+        (SWEEP_PENDING, int(config["CRON_SWEEP_INTERVAL_SECONDS"])),
+        (SEAL_AUDIT_LOG, int(config["CRON_AUDIT_SEAL_INTERVAL_SECONDS"])),
+        (MAINTAIN_BANK_INDEX, int(config.get("CRON_BANK_INDEX_INTERVAL_SECONDS", 300))),
+        (FINALIZE_DECISIONS, int(config.get("CRON_FINALIZE_INTERVAL_SECONDS", 10))),
+        (RESCORE_AGING_REPORTS, int(config.get("CRON_RESCORE_INTERVAL_SECONDS", 300))),
+    ]
+
+
+def run_due_jobs(
+    connection: Redis, config: Mapping[str, Any], now: float | None = None
+) -> list[str]:
+    """Enqueue each periodic job once per period; returns the functions enqueued."""
+    current = time.time() if now is None else now
+    enqueued = []
+    for spec, interval in periodic_jobs(config):
+        period = int(current // interval)
+        lock = f"moderation:cron:{spec.func}:{period}"
+        if connection.set(lock, "1", nx=True, ex=interval * 2):
+            enqueue(spec, connection, job_id=f"cron-{spec.func.rsplit('.', 1)[-1]}-{period}")
+            enqueued.append(spec.func)
+    return enqueued

@@ -1,0 +1,1 @@
+"""Intake: reports arrive (platform webhooks, Mastodon, the victim portal), verified and stored."""

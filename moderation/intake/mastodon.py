@@ -1,0 +1,447 @@
+"""Mastodon's admin webhook (`report.created`, `report.updated`) mapped onto our report.
+
+Mastodon posts `{"event", "created_at", "object"}` where `object` is an Admin::Report: `id`,
+`category` (spam, legal, violation, other), `comment`, `created_at`, `updated_at`, `account` (the
+reporter) and `target_account` (the reported person), both Admin::Account with `email`, `ip`,
+`ips[]` and a public `account` inside; `statuses[]` (REST::Status with HTML `content`,
+`spoiler_text`, `url`, `media_attachments[]`) and `rules[]` (`id`, `text`, `hint`).
+
+Mapping:
+- statuses' text (HTML parsed with the standard library, not regular expressions) -> content.text;
+  the first status URL (else the reported profile) -> content.url;
+- media_attachments of type image, video or gifv -> media by URL (`url`, else `remote_url`);
+  anything else (audio, unknown, a URL that is not http(s)) is skipped and counted in context;
+- target_account -> posted_by (id, acct); the reporter's account id -> reporter id, kind `user`;
+- category: `spam` -> `other`; `violation`, `legal` and `other` -> `other` unless the text of a
+  cited rule names a harm we know (see CATEGORY_HINTS: child abuse, non-consensual intimate
+  imagery, deepfakes, doxxing, sexual harassment, incitement; English and Korean), in that order.
+Mastodon sends no delivery id, so a delivery is identified by (event, report id, updated_at); a
+repeat is a replay. A `report.updated` for a report we hold is recorded against it and creates
+nothing new, but brings its upstream facts up to date (`apply_update`): Mastodon's category and
+cited rules in the context, and our category if the new mapping is more severe. An update never
+lowers our category (that is for our staff to judge; a report once suspected of showing a child
+stays restricted to CSAM_ROLES), and statuses added upstream are counted in the audit event, not
+fetched. A raised category is re-scored at once (a job); one raised to suspected CSAM is hidden
+from roles outside CSAM_ROLES from that moment. The reporter's email and IP history are dropped
+unless MASTODON_KEEP_REPORTER_PII is on, in which case they are sealed (encrypted) beside the
+report; the reported account's email and IPs are never kept. Other events (a webhook subscribed
+to more than reports) are acknowledged with 200 and ignored, so Mastodon does not retry them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from models import PlatformKind, Report, ReportStatus
+from moderation.core.errors import AuthenticationError, ValidationError
+from moderation.core.queueing import enqueue_rescore
+from moderation.core.sealing import add_sealed_contact
+from moderation.intake import service as intake
+from moderation.intake.platforms import valid_secrets
+from moderation.intake.report_input import (
+    CATEGORY_SEVERITY,
+    MAX_SHORT,
+    MAX_TEXT,
+    MediaInput,
+    ReportInput,
+    http_url,
+    parse_timestamp,
+)
+from moderation.intake.signatures import SignatureError, verify_hub
+from moderation.media.store import MediaStore
+
+log = logging.getLogger(__name__)
+
+REPORT_EVENTS = ("report.created", "report.updated")
+# Upstream facts an update refreshes in a held report's context.
+UPSTREAM_CONTEXT_KEYS = ("mastodon_category", "rule_ids", "forwarded")
+MEDIA_TYPES = ("image", "video", "gifv")
+REPORTER_PII_PURPOSE = "mastodon_reporter"
+
+# First match wins; matched against the lower-cased text and hint of every cited rule.
+CATEGORY_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("csam_suspected", ("child sexual", "csam", "child abuse", "minor", "아동", "미성년")),
+    (
+        "ncii",
+        (
+            "non-consensual",
+            "nonconsensual",
+            "without consent",
+            "intimate image",
+            "revenge porn",
+            "ncii",
+            "hidden camera",
+            "불법촬영",
+            "불법 촬영",
+            "동의 없",
+            "리벤지",
+        ),
+    ),
+    (
+        "synthetic_sexual",
+        ("deepfake", "deep fake", "synthetic", "ai-generated", "딥페이크", "합성", "지인능욕"),
+    ),
+    ("doxxing", ("dox", "personal information", "private information", "개인정보", "신상")),
+    ("sexual_harassment", ("sexual harassment", "harass", "성희롱", "성적 괴롭힘")),
+    ("incitement", ("incite", "violence", "threat", "선동", "폭력")),
+)
+
+
+@dataclass(frozen=True)
+class MastodonSettings:
+    max_media: int = 20
+    keep_reporter_pii: bool = False
+    contact_key: bytes = b""
+
+
+@dataclass(frozen=True)
+class MastodonReport:
+    event: str
+    remote_id: str
+    delivery_id: str
+    report_input: ReportInput
+    reporter_pii: dict[str, Any]
+
+
+class _TextExtractor(HTMLParser):
+    """Visible text of a status: line breaks for <br> and paragraphs, scripts and styles dropped."""
+
+    _SKIP = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in ("p", "li", "blockquote"):
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of Mastodon's status HTML, paragraphs kept, whitespace tidied."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip().replace("\x00", "")
+
+
+def map_category(mastodon_category: str | None, rules: list[dict[str, Any]]) -> str:
+    """Our category for Mastodon's; see the module docstring for the table."""
+    if mastodon_category == "spam":
+        return "other"
+    cited = " ".join(f"{rule.get('text') or ''} {rule.get('hint') or ''}" for rule in rules).lower()
+    for category, words in CATEGORY_HINTS:
+        if any(word in cited for word in words):
+            return category
+    return "other"
+
+
+def _dict(value: Any, name: str, required: bool = False) -> dict[str, Any]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(f"{name} must be an object", code="invalid_type")
+    return value
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"{name} must be a list", code="invalid_type")
+    return value
+
+
+def _text(value: Any, limit: int = MAX_SHORT) -> str | None:
+    """Lenient text for optional fields: non-strings are dropped, long ones cut, NUL removed."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        return None
+    return value.replace("\x00", "")[:limit]
+
+
+def _handle(account: dict[str, Any]) -> str | None:
+    public = account.get("account") if isinstance(account.get("account"), dict) else {}
+    acct = _text(public.get("acct"))
+    if acct:
+        return acct
+    username, domain = _text(account.get("username")), _text(account.get("domain"))
+    if username and domain:
+        return f"{username}@{domain}"[:MAX_SHORT]
+    return username
+
+
+def _media(statuses: list[dict[str, Any]], max_media: int) -> tuple[tuple[MediaInput, ...], int]:
+    """Media by URL from every status, and how many attachments were skipped."""
+    media: list[MediaInput] = []
+    skipped = 0
+    for s_index, status in enumerate(statuses):
+        attachments = _list(
+            status.get("media_attachments"), f"statuses[{s_index}].media_attachments"
+        )
+        for attachment in attachments:
+            if not isinstance(attachment, dict) or attachment.get("type") not in MEDIA_TYPES:
+                skipped += 1
+                continue
+            try:
+                url = http_url(attachment.get("url"), "url") or http_url(
+                    attachment.get("remote_url"), "remote_url"
+                )
+            except ValidationError:
+                url = None
+            if url is None or len(media) >= max_media:
+                skipped += 1
+                continue
+            media.append(MediaInput(url=url, filename=_text(attachment.get("id"))))
+    return tuple(media), skipped
+
+
+def _reporter_pii(account: dict[str, Any]) -> dict[str, Any]:
+    ips = []
+    for entry in account.get("ips") or []:
+        if isinstance(entry, dict) and _text(entry.get("ip")):
+            ips.append({"ip": _text(entry.get("ip")), "used_at": _text(entry.get("used_at"))})
+    found = {"email": _text(account.get("email")), "ip": _text(account.get("ip")), "ips": ips}
+    return found if found["email"] or found["ip"] or ips else {}
+
+
+def parse_mastodon(payload: Any, max_media: int) -> MastodonReport | None:
+    """Our report from Mastodon's webhook body; None for events other than reports.
+
+    Raises ValidationError when the envelope or the report's required fields are malformed;
+    optional fields of the wrong shape are ignored, since Mastodon retries refused deliveries.
+    """
+    envelope = _dict(payload, "the body", required=True)
+    event = envelope.get("event")
+    if not isinstance(event, str) or not event:
+        raise ValidationError("event is required", code="missing_field")
+    if event not in REPORT_EVENTS:
+        return None
+    obj = _dict(envelope.get("object"), "object", required=True)
+    remote_id = _text(obj.get("id"), 64)
+    if not remote_id:
+        raise ValidationError("object.id is required", code="missing_field")
+    version = _text(obj.get("updated_at"), 64) or _text(obj.get("created_at"), 64) or ""
+    statuses = [s for s in _list(obj.get("statuses"), "object.statuses") if isinstance(s, dict)]
+    rules = [r for r in _list(obj.get("rules"), "object.rules") if isinstance(r, dict)]
+    reporter = _dict(obj.get("account"), "object.account")
+    target = _dict(obj.get("target_account"), "object.target_account")
+    target_public = target.get("account") if isinstance(target.get("account"), dict) else {}
+    texts = []
+    for status in statuses:
+        parts = [
+            _text(status.get("spoiler_text"), MAX_TEXT),
+            _text(status.get("content"), MAX_TEXT),
+        ]
+        text = "\n".join(html_to_text(part) for part in parts if part)
+        if text:
+            texts.append(text)
+    content_text = "\n\n---\n\n".join(texts)[:MAX_TEXT] or None
+    content_url = None
+    for candidate in [s.get("url") or s.get("uri") for s in statuses] + [target_public.get("url")]:
+        try:
+            content_url = http_url(candidate, "url") if isinstance(candidate, str) else None
+        except ValidationError:
+            content_url = None
+        if content_url:
+            break
+    media, skipped = _media(statuses, max_media)
+    if not media and not content_text and not content_url:
+        raise ValidationError(
+            "the report has no statuses, media or profile URL to review", code="missing_content"
+        )
+    mastodon_category = _text(obj.get("category"), 32)
+    context: dict[str, Any] = {
+        "mastodon_report_id": remote_id,
+        "mastodon_category": mastodon_category,
+        "status_ids": [_text(s.get("id"), 64) for s in statuses][:100],
+        "rule_ids": [_text(r.get("id"), 64) for r in rules][:100],
+        "forwarded": obj.get("forwarded") is True,
+    }
+    if skipped:
+        context["skipped_media"] = skipped
+    report_input = ReportInput(
+        external_id=remote_id,
+        category=map_category(mastodon_category, rules),
+        reported_at=_timestamp(obj.get("created_at")),
+        reporter_kind="user",
+        reporter_id=_text(reporter.get("id")),
+        comment=_text(obj.get("comment"), MAX_TEXT),
+        content_url=content_url,
+        content_text=content_text,
+        posted_by_id=_text(target.get("id")),
+        posted_by_handle=_handle(target),
+        context=context,
+        media=media,
+    )
+    return MastodonReport(
+        event=event,
+        remote_id=remote_id,
+        delivery_id=f"mastodon:{event}:{remote_id}:{version}"[:255],
+        report_input=report_input,
+        reporter_pii=_reporter_pii(reporter),
+    )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        return parse_timestamp(value, "object.created_at")
+    except ValidationError:
+        return None  # a time we cannot read is not worth refusing the report for
+
+
+@dataclass
+class AppliedUpdate:
+    """What `apply_update` changed: `changes` for the audit event (codes and counts only, never
+    text, names or addresses) and, if the category was raised, the report's status then."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    raised_status: str | None = None
+
+
+def apply_update(session: Session, report: Report, upstream: ReportInput) -> AppliedUpdate:
+    """Apply a `report.updated` to a report we hold (flushed, not committed).
+
+    The category is raised by one conditional UPDATE, so two updates racing cannot lower it,
+    and it returns the row's status as it is at that moment (on PostgreSQL after a triage
+    committing meanwhile), which says whether the report needs a new score.
+    """
+    applied = AppliedUpdate()
+    context = dict(report.context or {})
+    refreshed = [key for key in UPSTREAM_CONTEXT_KEYS if context.get(key) != upstream.context[key]]
+    for key in refreshed:
+        context[key] = upstream.context[key]
+    held = set(context.get("status_ids") or [])
+    added = [sid for sid in upstream.context["status_ids"] if sid not in held]
+    if refreshed:
+        report.context = context
+        applied.changes["refreshed"] = refreshed
+    if added:
+        applied.changes["statuses_not_fetched"] = len(added)
+    mapped = upstream.category
+    if mapped != report.category:
+        less_severe = CATEGORY_SEVERITY[: CATEGORY_SEVERITY.index(mapped)]
+        row = session.execute(
+            update(Report)
+            .where(Report.id == report.id, Report.category.in_(less_severe))
+            .values(category=mapped)
+            .returning(Report.status)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is not None:
+            applied.changes["category"] = {"from": report.category, "to": mapped}
+            applied.raised_status = row.status
+            set_committed_value(report, "category", mapped)
+        else:
+            applied.changes["upstream_category"] = mapped  # kept: lowering is for our staff
+    session.flush()
+    return applied
+
+
+# A raised category needs a new score once triage has claimed the report; before that, triage
+# reads the category itself (and re-reads it under the cluster lock before scoring).
+_RESCORE_STATUSES = (ReportStatus.TRIAGING, ReportStatus.QUEUED, ReportStatus.IN_REVIEW)
+
+
+def _rescore_later(redis: Redis, report_id: int) -> None:
+    try:
+        enqueue_rescore(redis, report_id)
+    except RedisError as exc:
+        # The aging pass re-scores it within CRON_RESCORE_INTERVAL_SECONDS (it compares the
+        # stored category reason with the row).
+        log.warning("re-score deferred for report %s: %s", report_id, type(exc).__name__)
+
+
+def receive_mastodon(
+    session: Session,
+    store: MediaStore,
+    redis: Redis,
+    slug: str,
+    signature: str | None,
+    body: bytes,
+    settings: MastodonSettings,
+) -> intake.IntakeResult:
+    """The whole Mastodon intake: verify X-Hub-Signature, map, dedupe, store, enqueue.
+
+    Raises NotFoundError (unknown slug or not a Mastodon platform), AuthenticationError,
+    ValidationError. Answers 202 with the report, or 200 `ignored` for non-report events.
+    """
+    platform = intake.platform_for_route(session, slug, (PlatformKind.MASTODON,))
+    try:
+        verify_hub(valid_secrets(platform), signature, body)
+    except SignatureError as exc:
+        raise AuthenticationError(exc.message, code=exc.code) from exc
+    parsed = parse_mastodon(intake.decode_json(body), settings.max_media)
+    if parsed is None:
+        return intake.IntakeResult(200, {"status": "ignored"}, created=False)
+    previous = intake.previous_answer(session, platform.id, parsed.delivery_id)
+    if previous:
+        return previous
+    existing = session.execute(
+        select(Report)
+        .where(Report.platform_id == platform.id, Report.external_id == parsed.remote_id)
+        .order_by(Report.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if existing is not None:
+        applied = AppliedUpdate()
+
+        def refresh(report: Report) -> dict[str, Any]:
+            nonlocal applied
+            applied = apply_update(session, report, parsed.report_input)
+            return applied.changes
+
+        result = intake.link_delivery_to_report(
+            session, platform, parsed.delivery_id, existing, source="mastodon", update=refresh
+        )
+        if applied.raised_status in _RESCORE_STATUSES:
+            _rescore_later(redis, existing.id)
+        return result
+
+    def seal_reporter(report: Report) -> None:
+        if settings.keep_reporter_pii and parsed.reporter_pii:
+            add_sealed_contact(
+                session, settings.contact_key, report.id, REPORTER_PII_PURPOSE, parsed.reporter_pii
+            )
+
+    result = intake.store_report(
+        session,
+        store,
+        platform,
+        parsed.delivery_id,
+        parsed.report_input,
+        source="mastodon",
+        attach=seal_reporter,
+        replay_checked=True,
+    )
+    if result.created:
+        intake.enqueue_after_commit(session, redis, result.body["id"], parsed.report_input)
+    return result

@@ -1,0 +1,122 @@
+"""Registering platforms and authenticating their requests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Platform, PlatformKind, utcnow
+from moderation.audit import events as audit
+from moderation.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
+from moderation.core.tokens import new_token, token_digest
+from moderation.intake.signatures import new_webhook_secret
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+ROTATION_GRACE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class PlatformCredentials:
+    """Shown once at creation; only the token's digest is stored."""
+
+    slug: str
+    kind: str
+    webhook_secret: str
+    api_token: str
+
+
+def create_platform(
+    session: Session,
+    slug: str,
+    kind: str = PlatformKind.STANDARD,
+    secret: str | None = None,
+    callback_url: str | None = None,
+) -> PlatformCredentials:
+    """Create a platform and commit. Raises ValidationError or ConflictError."""
+    if not SLUG_RE.match(slug):
+        raise ValidationError("slug must be 2-63 lowercase letters, digits or hyphens")
+    if kind not in set(PlatformKind):
+        raise ValidationError(f"kind must be one of {', '.join(PlatformKind)}")
+    if session.execute(select(Platform.id).where(Platform.slug == slug)).first():
+        raise ConflictError(f"platform {slug} already exists")
+    if kind == PlatformKind.MASTODON and not secret:
+        # Mastodon asks the admin to type the secret in; we cannot choose it for them.
+        raise ValidationError("a mastodon platform needs --secret (the one set in Mastodon)")
+    webhook_secret = secret or new_webhook_secret()
+    api_token = new_token("mq_")
+    platform = Platform(
+        slug=slug,
+        kind=kind,
+        api_token_hash=token_digest(api_token),
+        webhook_secret=webhook_secret,
+        callback_url=callback_url,
+    )
+    session.add(platform)
+    session.flush()
+    audit.record(
+        session, "platform.create", actor_kind="cli", object_type="platform", object_id=platform.id
+    )
+    session.commit()
+    return PlatformCredentials(slug, kind, webhook_secret, api_token)
+
+
+def rotate_secret(session: Session, slug: str, secret: str | None = None) -> str:
+    """Make a new signing secret current; the old one stays valid for ROTATION_GRACE."""
+    platform = get_platform(session, slug)
+    platform.previous_webhook_secret = platform.webhook_secret
+    platform.previous_secret_expires_at = utcnow() + ROTATION_GRACE
+    platform.webhook_secret = secret or new_webhook_secret()
+    audit.record(
+        session,
+        "platform.rotate_secret",
+        actor_kind="cli",
+        object_type="platform",
+        object_id=platform.id,
+    )
+    session.commit()
+    return platform.webhook_secret
+
+
+def get_platform(session: Session, slug: str) -> Platform:
+    """The active platform `slug`; raises NotFoundError."""
+    platform = session.execute(
+        select(Platform).where(Platform.slug == slug, Platform.active.is_(True))
+    ).scalar_one_or_none()
+    if platform is None:
+        raise NotFoundError("no such platform")
+    return platform
+
+
+def valid_secrets(platform: Platform) -> list[str]:
+    """The signing secrets accepted now: the current one and, during rotation, the previous."""
+    found = [platform.webhook_secret]
+    if (
+        platform.previous_webhook_secret
+        and platform.previous_secret_expires_at
+        and platform.previous_secret_expires_at > utcnow()
+    ):
+        found.append(platform.previous_webhook_secret)
+    return found
+
+
+def authenticate_token(session: Session, slug: str, authorization: str | None) -> Platform:
+    """The platform for a `Bearer` token; raises AuthenticationError (unknown slug answers the
+    same, so tokens cannot be used to probe which platforms exist)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise AuthenticationError("Authorization: Bearer <api_token> is required")
+    digest = token_digest(authorization[len("Bearer ") :].strip())
+    platform = session.execute(
+        select(Platform).where(Platform.api_token_hash == digest, Platform.active.is_(True))
+    ).scalar_one_or_none()
+    if platform is None or platform.slug != slug:
+        raise AuthenticationError("the API token is not valid for this platform")
+    return platform

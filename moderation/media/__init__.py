@@ -1,0 +1,1 @@
+"""Media: the encrypted store, safe decoding and hashing, previews, video, fetching, classifiers."""

@@ -1,0 +1,1 @@
+"""Review: the moderators' queue, the item page, claims, decisions, reveals and wellness."""

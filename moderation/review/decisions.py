@@ -1,0 +1,413 @@
+"""The decision service: record a moderator's decision (one report or a whole cluster), undo it
+within a short window, and finalise it afterwards, running side effects only then.
+
+Design for several web processes and workers: a decision is written `pending` with
+`final_after = now + UNDO_SECONDS`. Undo and finalisation are each one guarded statement over the
+batch's rows (DELETE ... WHERE state = 'pending' / UPDATE ... SET state = 'final' WHERE state =
+'pending'), taken after locking the batch's rows in id order, so exactly one of them wins and no
+side effect ever runs for an undone decision. Finalisation happens on every read that needs the
+truth (queue, item page, the platform status API: `finalize_due`) and in a periodic job, so a
+decision becomes final even if nobody looks; whichever process gets there first does the work.
+
+Extension point: later features (platform callbacks, bank additions, escalation cases) register
+effects with `register_effect`. In-transaction effects run inside the finalising transaction
+(write rows, e.g. an outbox); after-commit effects get the finalised decision ids (enqueue jobs).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from models import Decision, DecisionState, Report, ReportStatus, ReviewClaim, Signal, utcnow
+from moderation.audit import events as audit
+from moderation.core.errors import ConflictError, NotFoundError, ValidationError
+from moderation.review.queue import QUEUE_STATUSES, extend_claim, require_claim
+
+
+@dataclass(frozen=True)
+class PolicyAction:
+    """One choice of the policy taxonomy: its code, the key that picks it, and where the report
+    goes once the decision is final."""
+
+    code: str
+    key: str
+    outcome: ReportStatus
+    removes: bool = False
+
+
+TAXONOMY: tuple[PolicyAction, ...] = (
+    PolicyAction("remove.ncii", "1", ReportStatus.DECIDED, removes=True),
+    PolicyAction("remove.synthetic_sexual", "2", ReportStatus.DECIDED, removes=True),
+    PolicyAction("remove.doxxing", "3", ReportStatus.DECIDED, removes=True),
+    PolicyAction("remove.harassment", "4", ReportStatus.DECIDED, removes=True),
+    PolicyAction("remove.incitement", "5", ReportStatus.DECIDED, removes=True),
+    PolicyAction("no_violation", "0", ReportStatus.DECIDED),
+    # Needs more context: the report goes back to the queue for someone who can find it.
+    PolicyAction("needs_context", "c", ReportStatus.QUEUED),
+    PolicyAction("escalate", "e", ReportStatus.ESCALATED),
+)
+ACTIONS = {action.code: action for action in TAXONOMY}
+MAX_REASON = 255
+MAX_NOTE = 4000
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    action: str
+    reason: str = ""
+    note: str = ""
+    without_viewing: bool = False
+
+    def validated(self) -> DecisionInput:
+        """Raises ValidationError for an unknown action or over-long text."""
+        if self.action not in ACTIONS:
+            raise ValidationError("choose an action from the policy list", code="invalid_decision")
+        if len(self.reason) > MAX_REASON or len(self.note) > MAX_NOTE:
+            raise ValidationError("the reason or note is too long", code="invalid_decision")
+        return self
+
+
+@dataclass(frozen=True)
+class Recorded:
+    batch_id: str
+    report_ids: list[int]
+    skipped_report_ids: list[int]
+    final_after: datetime
+
+
+InTransactionEffect = Callable[[Session, Decision, Report], None]
+AfterCommitEffect = Callable[[list[int]], None]
+_IN_TRANSACTION: list[tuple[str, InTransactionEffect]] = []
+_AFTER_COMMIT: list[tuple[str, AfterCommitEffect]] = []
+
+
+def register_effect(
+    name: str,
+    in_transaction: InTransactionEffect | None = None,
+    after_commit: AfterCommitEffect | None = None,
+) -> None:
+    """Run `in_transaction(session, decision, report)` inside every finalising transaction
+    (no commit; raise to roll the finalisation back so it is retried) and/or
+    `after_commit(decision_ids)` once it has committed (e.g. enqueue jobs by id). An after-commit
+    effect must survive its own failures (the decision is already final): keep an outbox row in
+    the in-transaction phase so a sweeper can redo what it could not. Registering the same name
+    again replaces it."""
+    for registry, effect in ((_IN_TRANSACTION, in_transaction), (_AFTER_COMMIT, after_commit)):
+        registry[:] = [(n, e) for n, e in registry if n != name]
+        if effect is not None:
+            registry.append((name, effect))  # type: ignore[arg-type]
+
+
+def has_bank_match(session: Session, report_id: int) -> bool:
+    return (
+        session.execute(
+            select(Signal.id).where(Signal.report_id == report_id, Signal.kind == "bank").limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _record(
+    session: Session,
+    report: Report,
+    user_id: int,
+    decision: DecisionInput,
+    batch_id: str,
+    final_after: datetime,
+    claim_minutes: float,
+) -> None:
+    session.add(
+        Decision(
+            report_id=report.id,
+            user_id=user_id,
+            action=decision.action,
+            reason=decision.reason or None,
+            note=decision.note or None,
+            state=DecisionState.PENDING,
+            batch_id=batch_id,
+            final_after=final_after,
+            without_viewing=decision.without_viewing,
+        )
+    )
+    # Hold the lease through the undo window so nobody else picks the report up meanwhile.
+    extend_claim(session, report.id, user_id, final_after + timedelta(minutes=claim_minutes))
+
+
+def _pending_report_ids(session: Session, report_ids: Iterable[int]) -> set[int]:
+    ids = list(report_ids)
+    if not ids:
+        return set()
+    return set(
+        session.execute(
+            select(Decision.report_id).where(
+                Decision.report_id.in_(ids), Decision.state == DecisionState.PENDING.value
+            )
+        ).scalars()
+    )
+
+
+def decide(
+    session: Session,
+    report: Report,
+    user_id: int,
+    decision: DecisionInput,
+    undo_seconds: float,
+    claim_minutes: float,
+) -> Recorded:
+    """Record a pending decision on one report the caller may decide; commits.
+
+    Raises ValidationError (bad input, or deciding without viewing without a bank match),
+    ConflictError (held by someone else, already decided, or a decision already pending).
+    """
+    decision = decision.validated()
+    if report.status not in QUEUE_STATUSES:
+        raise ConflictError("this report has already been decided", code="already_decided")
+    if decision.without_viewing and not has_bank_match(session, report.id):
+        raise ValidationError(
+            "deciding without viewing needs a bank match", code="invalid_decision"
+        )
+    require_claim(session, report.id, user_id, claim_minutes)
+    if _pending_report_ids(session, [report.id]):
+        raise ConflictError("a decision on this report is waiting to become final", code="pending")
+    batch_id = str(uuid.uuid4())
+    final_after = utcnow() + timedelta(seconds=undo_seconds)
+    _record(session, report, user_id, decision, batch_id, final_after, claim_minutes)
+    audit.record(
+        session,
+        "decision.record",
+        actor_user_id=user_id,
+        object_type="report",
+        object_id=report.id,
+        details={
+            "action": decision.action,
+            "batch_id": batch_id,
+            "without_viewing": decision.without_viewing,
+        },
+    )
+    session.commit()
+    return Recorded(batch_id, [report.id], [], final_after)
+
+
+def decide_cluster(
+    session: Session,
+    cluster_id: int,
+    user_id: int,
+    decision: DecisionInput,
+    undo_seconds: float,
+    claim_minutes: float,
+    may_decide: Callable[[Report], bool],
+) -> Recorded:
+    """Record one pending decision on every open report of a cluster, as one batch; commits.
+
+    Reports held by another moderator, already pending or not `may_decide` are skipped and
+    listed. Raises NotFoundError for an empty cluster, ConflictError if none could be taken.
+    """
+    decision = decision.validated()
+    reports = list(
+        session.execute(
+            select(Report)
+            .where(Report.cluster_id == cluster_id, Report.status.in_(QUEUE_STATUSES))
+            .order_by(Report.id)
+        ).scalars()
+    )
+    reports = [report for report in reports if may_decide(report)]
+    if not reports:
+        raise NotFoundError("no open reports in this cluster")
+    if decision.without_viewing and not all(has_bank_match(session, r.id) for r in reports):
+        raise ValidationError(
+            "deciding without viewing needs a bank match", code="invalid_decision"
+        )
+    pending = _pending_report_ids(session, [report.id for report in reports])
+    taken: list[Report] = []
+    skipped: list[int] = []
+    for report in reports:
+        if report.id in pending:
+            skipped.append(report.id)
+            continue
+        try:
+            require_claim(session, report.id, user_id, claim_minutes)
+        except ConflictError:
+            skipped.append(report.id)
+            continue
+        taken.append(report)
+    if not taken:
+        raise ConflictError("other moderators hold every report of this cluster", code="claimed")
+    batch_id = str(uuid.uuid4())
+    final_after = utcnow() + timedelta(seconds=undo_seconds)
+    for report in taken:
+        _record(session, report, user_id, decision, batch_id, final_after, claim_minutes)
+    audit.record(
+        session,
+        "decision.record_cluster",
+        actor_user_id=user_id,
+        object_type="cluster",
+        object_id=cluster_id,
+        details={
+            "action": decision.action,
+            "batch_id": batch_id,
+            "report_ids": [report.id for report in taken],
+            "skipped_report_ids": skipped,
+            "without_viewing": decision.without_viewing,
+        },
+    )
+    session.commit()
+    return Recorded(batch_id, [report.id for report in taken], skipped, final_after)
+
+
+def _lock_batch(session: Session, batch_id: str) -> list[int]:
+    """Lock the batch's pending rows in id order (PostgreSQL; SQLite has one writer anyway)."""
+    return list(
+        session.execute(
+            select(Decision.id)
+            .where(Decision.batch_id == batch_id, Decision.state == DecisionState.PENDING.value)
+            .order_by(Decision.id)
+            .with_for_update()
+        ).scalars()
+    )
+
+
+def undo(session: Session, batch_id: str, user_id: int) -> list[int]:
+    """Delete our pending decisions of `batch_id` while the window is open; commits and returns
+    the report ids given back. Raises ConflictError once the decisions are final (or gone)."""
+    now = utcnow()
+    ids = _lock_batch(session, batch_id)
+    rows = (
+        list(
+            session.execute(
+                select(Decision.id, Decision.report_id, Decision.final_after).where(
+                    Decision.id.in_(ids)
+                )
+            )
+        )
+        if ids
+        else []
+    )
+    if not rows or any(row.final_after <= now for row in rows):
+        session.rollback()
+        raise ConflictError("too late to undo: the decision is final", code="final")
+    removed = session.execute(
+        delete(Decision)
+        .where(
+            Decision.batch_id == batch_id,
+            Decision.user_id == user_id,
+            Decision.state == DecisionState.PENDING.value,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if removed.rowcount != len(rows):
+        session.rollback()
+        raise ConflictError("this decision is not yours to undo", code="forbidden_undo")
+    report_ids = sorted({row.report_id for row in rows})
+    audit.record(
+        session,
+        "decision.undo",
+        actor_user_id=user_id,
+        object_type="decision_batch",
+        object_id=batch_id,
+        details={"report_ids": report_ids},
+    )
+    session.commit()
+    return report_ids
+
+
+def latest_undoable(session: Session, user_id: int) -> tuple[str, datetime, list[int]] | None:
+    """The user's most recent batch still inside its undo window: (batch id, final_after,
+    report ids), for the undo bar."""
+    now = utcnow()
+    row = session.execute(
+        select(Decision.batch_id, Decision.final_after)
+        .where(
+            Decision.user_id == user_id,
+            Decision.state == DecisionState.PENDING.value,
+            Decision.final_after > now,
+        )
+        .order_by(Decision.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.batch_id is None:
+        return None
+    report_ids = list(
+        session.execute(
+            select(Decision.report_id).where(Decision.batch_id == row.batch_id)
+        ).scalars()
+    )
+    return row.batch_id, row.final_after, sorted(report_ids)
+
+
+def _finalize_batch(session: Session, batch_id: str, now: datetime) -> list[int]:
+    ids = _lock_batch(session, batch_id)
+    if not ids:
+        session.rollback()
+        return []
+    flipped = session.execute(
+        update(Decision)
+        .where(
+            Decision.id.in_(ids),
+            Decision.state == DecisionState.PENDING.value,
+            Decision.final_after <= now,
+        )
+        .values(state=DecisionState.FINAL.value, finalized_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if flipped.rowcount != len(ids):
+        # The window is still open for part of it (or someone undid it meanwhile): not yet.
+        session.rollback()
+        return []
+    decisions = list(session.execute(select(Decision).where(Decision.id.in_(ids))).scalars())
+    for decision in decisions:
+        report = session.get(Report, decision.report_id)
+        if report is None:
+            continue
+        outcome = ACTIONS[decision.action].outcome
+        if report.status in QUEUE_STATUSES:
+            report.status = outcome
+        session.execute(delete(ReviewClaim).where(ReviewClaim.report_id == report.id))
+        audit.record(
+            session,
+            "decision.final",
+            actor_kind="system",
+            object_type="report",
+            object_id=report.id,
+            details={
+                "decision_id": decision.id,
+                "action": decision.action,
+                "status": outcome.value,
+            },
+        )
+        for _name, effect in _IN_TRANSACTION:
+            effect(session, decision, report)
+    session.commit()
+    return ids
+
+
+def finalize_due(
+    session: Session, report_ids: Iterable[int] | None = None, limit: int = 200
+) -> list[int]:
+    """Finalise every pending batch whose window has passed (only those touching `report_ids`
+    when given); commits per batch and returns the finalised decision ids. Safe to call from
+    any number of processes at once."""
+    now = utcnow()
+    query = select(Decision.batch_id).where(
+        Decision.state == DecisionState.PENDING.value, Decision.final_after <= now
+    )
+    ids = list(report_ids) if report_ids is not None else None
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(Decision.report_id.in_(ids))
+    batches = list(dict.fromkeys(session.execute(query.limit(limit)).scalars()))
+    session.rollback()  # end the read so each batch gets its own short transaction
+    finalized: list[int] = []
+    for batch_id in batches:
+        if batch_id is not None:
+            finalized.extend(_finalize_batch(session, batch_id, now))
+    if finalized:
+        for _name, effect in _AFTER_COMMIT:
+            effect(finalized)
+    return finalized

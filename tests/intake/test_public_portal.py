@@ -1,0 +1,227 @@
+"""The public report portal: filing in Korean and English, receipts and PINs, encryption of
+contact data, CSRF, rate limits, and the trusted-flagger priority lane end to end."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from sqlalchemy import func, select
+
+from models import AuditEvent, Platform, PortalReceipt, Report, ReportStatus, SealedContact
+from moderation.intake import portal as victim_reports
+from tests.factories import (
+    csrf_token,
+    make_image,
+    make_platform,
+    post_report,
+    report_body,
+    run_worker_burst,
+)
+
+CONTACT = "victim-contact@mail.example"
+
+
+def _file(client, lang: str = "en", **fields):
+    page = client.get(f"/portal/report?lang={lang}")
+    assert page.status_code == 200
+    data = {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "category": "ncii",
+        "links": "https://social.example/p/1\nhttps://social.example/p/2",
+        "description": "it is me",
+        "contact": CONTACT,
+    }
+    data.update(fields)
+    return client.post("/portal/report", data=data, content_type="multipart/form-data")
+
+
+def _receipt(client) -> tuple[str, str]:
+    page = client.get("/portal/report/received").get_data(as_text=True)
+    codes = re.findall(r"<code>([^<]+)</code>", page)
+    assert len(codes) == 2, page
+    return codes[0], codes[1]
+
+
+def _check(client, number: str, pin: str, lang: str = "en"):
+    page = client.get(f"/portal/status?lang={lang}")
+    token = csrf_token(page.get_data(as_text=True))
+    return client.post("/portal/status", data={"csrf_token": token, "receipt": number, "pin": pin})
+
+
+def test_victim_files_and_checks_a_report_in_korean(app, client):
+    page = client.get("/portal/report?lang=ko").get_data(as_text=True)
+    assert "나에 대한 콘텐츠 신고하기" in page and "<script" not in page
+    upload = (io.BytesIO(make_image(11)), "me.jpg")
+    response = _file(client, lang="ko", files=[upload])
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        "/portal/report/received"
+    )
+    number, pin = _receipt(client)
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", number) and re.fullmatch(r"\d{8}", pin)
+    # The receipt is shown once.
+    assert client.get("/portal/report/received").status_code == 302
+    checked = _check(client, number.lower().replace("-", " "), pin, lang="ko")
+    assert checked.status_code == 200
+    assert "신고가 접수되었습니다. 검토를 기다리고 있습니다." in checked.get_data(as_text=True)
+
+    from moderation.core.db import db
+
+    with app.app_context():
+        report = db.session.execute(select(Report)).scalar_one()
+        platform = db.session.get(Platform, report.platform_id)
+        assert platform.slug == "portal"
+        assert report.reporter_kind == "victim" and report.category == "ncii"
+        assert report.content_url == "https://social.example/p/1"
+        assert report.context["links"][1] == "https://social.example/p/2"
+        assert len(report.media) == 1 and report.media[0].mime == "image/jpeg"
+        receipt = db.session.execute(select(PortalReceipt)).scalar_one()
+        assert receipt.number == number and pin not in receipt.pin_hash
+        assert receipt.pin_hash.startswith("$argon2")
+
+    run_worker_burst(app)
+    checked = _check(client, number, pin)
+    assert "A person on our team is looking at your report." in checked.get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(select(Report)).scalar_one().status = ReportStatus.DECIDED
+        db.session.commit()
+    checked = _check(client, number, pin)
+    assert "We have finished looking at your report." in checked.get_data(as_text=True)
+
+
+def test_contact_is_encrypted_and_never_in_audit_or_logs(app, client, caplog):
+    caplog.set_level("DEBUG")
+    assert _file(client).status_code == 302
+    from moderation.config import decode_media_key
+    from moderation.core.db import db
+    from moderation.core.sealing import contact_key, read_sealed_contacts
+
+    with app.app_context():
+        row = db.session.execute(select(SealedContact)).scalar_one()
+        assert CONTACT.encode() not in row.ciphertext
+        key = contact_key(decode_media_key(app.config["MEDIA_KEY"]))
+        assert read_sealed_contacts(db.session, key, row.report_id, "portal_contact") == [
+            {"contact": CONTACT}
+        ]
+        details = [event.details for event in db.session.execute(select(AuditEvent)).scalars()]
+        assert CONTACT not in repr(details)
+        report = db.session.get(Report, row.report_id)
+        assert CONTACT not in repr([report.comment, report.context, report.content_text])
+    assert CONTACT not in caplog.text
+
+
+def test_wrong_pin_and_unknown_receipt_look_the_same(app, client):
+    assert _file(client).status_code == 302
+    number, pin = _receipt(client)
+    wrong = _check(client, number, "00000000" if pin != "00000000" else "11111111")
+    unknown = _check(client, victim_reports.new_receipt_number(), pin)
+    assert wrong.status_code == unknown.status_code == 404
+    message = "We could not find a report with that receipt number and PIN."
+    assert message in wrong.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+
+
+def test_receipt_numbers_are_random_not_sequential():
+    numbers = {victim_reports.new_receipt_number() for _ in range(200)}
+    assert len(numbers) == 200
+    assert victim_reports.normalise_receipt_number("abcd efgh jkmn pqrs") == "ABCD-EFGH-JKMN-PQRS"
+    assert victim_reports.normalise_receipt_number("ABCD-EFGH-JKMN-PQR") is None
+    assert victim_reports.normalise_receipt_number("OIL0-0000-0000-0000") == "0110-0000-0000-0000"
+
+
+def test_form_needs_csrf_token(app, client):
+    response = client.post(
+        "/portal/report", data={"category": "ncii", "links": "https://social.example/p/1"}
+    )
+    assert response.status_code == 400  # refused by CSRFProtect before the view runs
+    assert _count(app, Report) == 0
+
+
+def test_bad_input_gets_a_readable_message_and_stores_nothing(app, client):
+    response = _file(client, links="javascript:alert(1)")
+    assert response.status_code == 422
+    assert "Each link must start with http:// or https://." in response.get_data(as_text=True)
+    response = _file(client, links="", files=[])
+    assert "Please add at least one link or one file." in response.get_data(as_text=True)
+    response = _file(client, links="", files=[(io.BytesIO(b"%PDF-1.4 not media"), "x.pdf")])
+    assert "Files must be pictures or videos." in response.get_data(as_text=True)
+    app.config["PORTAL_MAX_UPLOAD_BYTES"] = 1000
+    response = _file(client, links="", files=[(io.BytesIO(make_image(12)), "big.jpg")])
+    assert "One of the files is too large." in response.get_data(as_text=True)
+    response = _file(client, category="spam")
+    assert response.status_code == 422
+    assert _count(app, Report) == 0 and _count(app, PortalReceipt) == 0
+
+
+def test_video_upload_is_accepted(app, client):
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+    assert _file(client, links="", files=[(io.BytesIO(mp4), "clip.mp4")]).status_code == 302
+    from moderation.core.db import db
+
+    with app.app_context():
+        assert db.session.execute(select(Report)).scalar_one().media[0].mime == "video/mp4"
+
+
+def test_submissions_are_rate_limited_per_address(app, client):
+    app.config["RATE_LIMIT_PUBLIC_REPORT"] = "2/hour"
+    assert _file(client).status_code == 302
+    assert _file(client).status_code == 302
+    blocked = _file(client)
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"]
+    assert "Too many attempts" in blocked.get_data(as_text=True)
+    assert _count(app, Report) == 2
+
+
+def test_status_checks_are_rate_limited_per_receipt_and_per_address(app, client):
+    app.config["RATE_LIMIT_RECEIPT_CHECK"] = "3/hour"
+    app.config["RATE_LIMIT_RECEIPT_CHECK_ADDRESS"] = "6/hour"
+    assert _file(client).status_code == 302
+    number, pin = _receipt(client)
+    for _ in range(3):
+        assert _check(client, number, "99999999").status_code in (404, 200)
+    # The receipt is now locked for an hour, even with the right PIN and from another address.
+    other = app.test_client()
+    locked = _check(other, number, pin)
+    assert locked.status_code == 429 and locked.headers["Retry-After"]
+    # Per address: other receipts from this address run out too.
+    for _ in range(3):
+        assert _check(client, victim_reports.new_receipt_number(), "12345678").status_code == 404
+    assert _check(client, victim_reports.new_receipt_number(), "12345678").status_code == 429
+
+
+def test_portal_platform_accepts_no_webhooks(app, client):
+    assert _file(client).status_code == 302
+    from moderation.core.db import db
+
+    with app.app_context():
+        platform = db.session.execute(
+            select(Platform).where(Platform.slug == "portal")
+        ).scalar_one()
+        secret = platform.webhook_secret
+    fake = make_platform(app, "other")
+    fake.slug, fake.webhook_secret = "portal", secret
+    assert post_report(client, fake, report_body()).status_code == 404
+
+
+def test_trusted_flagger_reports_rank_above_user_reports_of_same_severity(app, client):
+    ordinary = make_platform(app, "acme")
+    flagger = make_platform(app, "helpline", kind="trusted_flagger")
+    low = post_report(client, ordinary, report_body(category="sexual_harassment")).get_json()["id"]
+    # The flagger says "user"; its platform kind decides.
+    high = post_report(client, flagger, report_body(category="sexual_harassment")).get_json()["id"]
+    run_worker_burst(app)
+    from moderation.core.db import db
+
+    with app.app_context():
+        flagged, ordinary_report = db.session.get(Report, high), db.session.get(Report, low)
+        assert flagged.reporter_kind == "trusted_flagger"
+        assert flagged.status == ordinary_report.status == ReportStatus.QUEUED
+        # The queue orders by priority first; the later, flagged report must still come first.
+        assert flagged.priority > ordinary_report.priority
+        assert "reporter.trusted_flagger" in [r["code"] for r in flagged.priority_reasons]
+
+
+def _count(app, model) -> int:
+    from moderation.core.db import db
+
+    with app.app_context():
+        return db.session.execute(select(func.count()).select_from(model)).scalar_one()

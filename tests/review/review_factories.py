@@ -1,0 +1,123 @@
+"""Factory functions for the review tests: queued reports written straight to the database
+(skipping intake and triage, which have their own tests), with media, signals and clusters."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+from PIL import Image
+
+from models import Media, MediaState, Platform, Report, ReportStatus, Signal, utcnow
+from moderation.core.db import db
+from moderation.media.store import media_store_for
+from tests.factories import make_image, make_platform
+
+
+def platform_id(app, slug: str = "acme") -> int:
+    from sqlalchemy import select
+
+    with app.app_context():
+        found = db.session.execute(
+            select(Platform.id).where(Platform.slug == slug)
+        ).scalar_one_or_none()
+    if found is None:
+        make_platform(app, slug)
+        with app.app_context():
+            found = db.session.execute(
+                select(Platform.id).where(Platform.slug == slug)
+            ).scalar_one()
+    return found
+
+
+def make_report(
+    app,
+    *,
+    category: str = "ncii",
+    priority: int = 50,
+    media: list[bytes] | None = None,
+    text: str | None = None,
+    signals: list[dict[str, Any]] | None = None,
+    cluster_id: int | None = None,
+    age_hours: float = 1.0,
+    language: str | None = None,
+    status: str = ReportStatus.QUEUED,
+    posted_by: str | None = "acct-9",
+    chat_id: str | None = "room-1",
+    slug: str = "acme",
+    mime: str = "image/jpeg",
+) -> int:
+    """A report waiting in the queue; returns its id. `signals` items may name `media_index`."""
+    pid = platform_id(app, slug)
+    with app.app_context():
+        store = media_store_for(app.config)
+        if cluster_id is not None:
+            from models.cluster import Cluster
+
+            if db.session.get(Cluster, cluster_id) is None:
+                db.session.add(Cluster(id=cluster_id))
+                db.session.flush()
+        report = Report(
+            platform_id=pid,
+            category=category,
+            reporter_kind="user",
+            comment="this is me, posted without consent",
+            content_text=text,
+            posted_by_id=posted_by,
+            posted_by_handle="someone",
+            context={"chat_id": chat_id} if chat_id else {},
+            channel_id=chat_id,
+            status=status,
+            priority=priority,
+            priority_reasons=[
+                {"code": "category.ncii", "points": 35, "detail": "reported as NCII"}
+            ],
+            cluster_id=cluster_id,
+            received_at=utcnow() - timedelta(hours=age_hours),
+            queued_at=utcnow(),
+        )
+        if language is not None:
+            report.language = language
+        db.session.add(report)
+        db.session.flush()
+        rows = []
+        for position, data in enumerate(media or []):
+            key = store.put(data)
+            width = height = None
+            if mime.startswith("image/"):
+                with Image.open(io.BytesIO(data)) as image:
+                    width, height = image.size
+            row = Media(
+                report_id=report.id,
+                position=position,
+                storage_key=key,
+                sha256=key,
+                mime=mime,
+                width=width,
+                height=height,
+                state=MediaState.HASHED,
+                kind="video" if mime.startswith("video/") else "image",
+            )
+            db.session.add(row)
+            rows.append(row)
+        db.session.flush()
+        for spec in signals or []:
+            spec = dict(spec)
+            index = spec.pop("media_index", None)
+            db.session.add(
+                Signal(
+                    report_id=report.id,
+                    media_id=rows[index].id if index is not None else None,
+                    kind=spec["kind"],
+                    label=spec.get("label", spec["kind"]),
+                    score=spec.get("score"),
+                    details=spec.get("details", {}),
+                )
+            )
+        db.session.commit()
+        return report.id
+
+
+def image_report(app, seed: int = 0, **kwargs: Any) -> int:
+    return make_report(app, media=[make_image(seed)], **kwargs)
