@@ -9,9 +9,25 @@ from models.platform import Platform, PlatformKind, WebhookDelivery
 from models.receipt import PortalReceipt, SealedContact
 from models.report import Media, MediaHash, MediaKind, MediaState, Report, ReportStatus, Signal
 from models.review import ExposureDay, MediaReveal, ReviewClaim, ReviewPreferences
+from models.signals import (
+    BankHit,
+    ClusterHit,
+    Detection,
+    DetectionSummary,
+    SignalKind,
+    TextField,
+    TextHit,
+)
 from models.user import Invitation, RecoveryCode, Role, User, UserSession
 
 __all__ = [
+    "TextHit",
+    "TextField",
+    "SignalKind",
+    "DetectionSummary",
+    "Detection",
+    "ClusterHit",
+    "BankHit",
     "GENESIS_HASH",
     "ActionHint",
     "AuditEvent",

@@ -8,14 +8,14 @@ candidate is re-checked against the database, so a withdrawn entry never matches
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from models import Bank, BankEntry, BankKind, EntryStatus, SignalType
+from models import Bank, BankEntry, BankHit, BankKind, EntryStatus, SignalType
 from moderation.banks.index import bank_index_for
 from moderation.media.video import FrameHash, match_videos
 
@@ -28,30 +28,14 @@ _VIDEO_BATCH = 200
 
 
 @dataclass(frozen=True)
-class BankMatch:
-    """One bank entry a medium matched. `distance` is the PDQ Hamming distance (0 for exact
-    hashes and video); `video_share`, for video, the smaller of the two vPDQ match shares."""
-
-    bank_id: int
-    bank_name: str
-    bank_kind: str
-    action_hint: str
-    entry_id: int
-    signal_type: str  # "pdq" | "md5" | "sha256" | "video"
-    distance: int  # 0 for exact
-    video_share: float | None = None
+class BankMatch(BankHit):
+    """One bank entry a medium matched, as stored on a "bank" signal (see models/signals.py)."""
 
     @property
     def reason_code(self) -> str:
         """The triage policy's reason code: bank.<kind> (see moderation/triage/policy.py)."""
         kinds = {str(kind) for kind in BankKind}
         return f"bank.{self.bank_kind}" if self.bank_kind in kinds else "bank.other"
-
-    def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        if self.video_share is None:
-            del document["video_share"]
-        return document
 
 
 def matchable(query: Any) -> Any:

@@ -8,12 +8,13 @@ Every function reads the original through the encrypted media store, which re-ch
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from models import Media
+from models import Detection, Media
 from moderation.core.errors import DomainError
 from moderation.media.imaging import ImageDecodeError, ImageLimits, decode_image, to_rgb
 from moderation.media.store import MediaStore, MediaStoreError
@@ -30,6 +31,13 @@ class PreviewUnavailable(DomainError):
 
     status = 404
     code = "preview_unavailable"
+
+
+class LabelledBox(Protocol):
+    """A detector box with its label (moderation/review/item.DetectionView is one)."""
+
+    label: str
+    detection: Detection
 
 
 @dataclass(frozen=True)
@@ -121,23 +129,16 @@ def _obscure(image: Image.Image, options: PreviewOptions) -> Image.Image:
     return out
 
 
-def _draw_boxes(
-    image: Image.Image, boxes: list[dict[str, Any]], original_size: tuple[int, int]
-) -> None:
-    """Outline detection boxes ((x, y, w, h) in original pixels) on the scaled preview."""
-    if not boxes:
-        return
-    scale_x = image.width / max(original_size[0], 1)
-    scale_y = image.height / max(original_size[1], 1)
+def _draw_boxes(image: Image.Image, boxes: Sequence[LabelledBox]) -> None:
+    """Outline detection boxes ((x, y, w, h) in the decoded image's pixels) on the scaled
+    preview."""
     draw = ImageDraw.Draw(image)
-    for box in boxes:
-        values = box.get("box")
-        if not isinstance(values, list | tuple) or len(values) != 4:
-            continue
-        x, y, w, h = (float(v) for v in values)
+    for labelled in boxes:
+        (x, y, w, h), (width, height) = labelled.detection.box, labelled.detection.image_size
+        scale_x, scale_y = image.width / max(width, 1), image.height / max(height, 1)
         rect = (x * scale_x, y * scale_y, (x + w) * scale_x, (y + h) * scale_y)
         draw.rectangle(rect, outline=_BOX_COLOUR, width=3)
-        label = str(box.get("label", ""))[:40]
+        label = labelled.label[:40]
         if label:
             draw.text((rect[0] + 4, rect[1] + 3), label, fill=_BOX_COLOUR)
 
@@ -155,7 +156,7 @@ def blurred_preview(
     store: MediaStore,
     media: Media,
     options: PreviewOptions,
-    boxes: list[dict[str, Any]] | None = None,
+    boxes: Sequence[LabelledBox] = (),
     limits: ImageLimits = ImageLimits(),
 ) -> bytes:
     """JPEG of the obscured preview (blurred/greyscale per `options`) with detection boxes drawn,
@@ -165,7 +166,7 @@ def blurred_preview(
         return _video_sheet(data, options)
     image = _decode(data, limits)
     preview = _obscure(_fit(image, PREVIEW_MAX_SIDE), options)
-    _draw_boxes(preview, boxes or [], image.size)
+    _draw_boxes(preview, boxes)
     return _jpeg(preview)
 
 

@@ -8,7 +8,18 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Decision, DecisionState, Media, Platform, Report, Signal
+from models import (
+    Decision,
+    DecisionState,
+    Detection,
+    Media,
+    Platform,
+    Report,
+    Signal,
+    SignalKind,
+    TextField,
+    TextHit,
+)
 from moderation.core.errors import NotFoundError
 from moderation.review import decisions
 
@@ -17,18 +28,41 @@ _TEXT_FIELDS = ("content_text", "comment")
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """How the item page marks a text hit: the rule that fired, its family and severity."""
+
+    label: str
+    text_kind: str
+    severity: int
+
+
+@dataclass(frozen=True)
 class Segment:
     """A piece of reported text; `hit` is the text signal covering it, or None."""
 
     text: str
-    hit: dict[str, Any] | None = None
+    hit: Highlight | None = None
+
+
+@dataclass(frozen=True)
+class DetectionView:
+    """One detector box on an image, as the item page offers it for a region reveal."""
+
+    label: str
+    score: float | None
+    detection: Detection
+
+    @property
+    def region(self) -> dict[str, float]:
+        """The box as fractions of the image (what a region reveal takes)."""
+        (x, y, w, h), (width, height) = self.detection.box, self.detection.image_size
+        return {"x": x / width, "y": y / height, "w": w / width, "h": h / height}
 
 
 @dataclass
 class MediaView:
     media: Media
-    boxes: list[dict[str, Any]] = field(default_factory=list)
-    labels: list[dict[str, Any]] = field(default_factory=list)
+    detections: list[DetectionView] = field(default_factory=list)
 
 
 @dataclass
@@ -78,8 +112,8 @@ class ItemView:
         return bool(self.media)
 
 
-def segments(text: str | None, spans: list[dict[str, Any]]) -> list[Segment]:
-    """Split `text` into plain and highlighted pieces from signal spans (start/end offsets).
+def segments(text: str | None, hits: list[tuple[TextHit, Highlight]]) -> list[Segment]:
+    """Split `text` into plain and highlighted pieces from text hits (start/end offsets).
 
     Overlapping spans merge (the most severe one labels the piece); spans outside the text are
     clipped or dropped. The template escapes every piece, so no markup from the text survives.
@@ -87,48 +121,53 @@ def segments(text: str | None, spans: list[dict[str, Any]]) -> list[Segment]:
     if not text:
         return []
     cleaned = []
-    for span in spans:
-        start, end = span.get("start"), span.get("end")
-        if not isinstance(start, int) or not isinstance(end, int):
-            continue
-        start, end = max(0, start), min(len(text), end)
+    for hit, highlight in hits:
+        start, end = max(0, hit.start), min(len(text), hit.end)
         if start < end:
-            cleaned.append((start, end, span))
+            cleaned.append((start, end, highlight))
     cleaned.sort(key=lambda item: (item[0], -item[1]))
-    merged: list[tuple[int, int, dict[str, Any]]] = []
-    for start, end, span in cleaned:
+    merged: list[tuple[int, int, Highlight]] = []
+    for start, end, highlight in cleaned:
         if merged and start < merged[-1][1]:
             prev_start, prev_end, prev = merged[-1]
-            worse = span if int(span.get("severity", 0)) > int(prev.get("severity", 0)) else prev
+            worse = highlight if highlight.severity > prev.severity else prev
             merged[-1] = (prev_start, max(prev_end, end), worse)
         else:
-            merged.append((start, end, span))
+            merged.append((start, end, highlight))
     pieces: list[Segment] = []
     position = 0
-    for start, end, span in merged:
+    for start, end, highlight in merged:
         if start > position:
             pieces.append(Segment(text[position:start]))
-        pieces.append(Segment(text[start:end], span))
+        pieces.append(Segment(text[start:end], highlight))
         position = end
     if position < len(text):
         pieces.append(Segment(text[position:]))
     return pieces
 
 
-def _text_spans(signals: list[Signal], field_name: str) -> list[dict[str, Any]]:
-    spans = []
+def _text_hits(signals: list[Signal], text_field: TextField) -> list[tuple[TextHit, Highlight]]:
+    hits = []
     for signal in signals:
-        if signal.kind != "text":
+        if signal.kind != SignalKind.TEXT:
             continue
-        details = dict(signal.details or {})
-        # Older signals carry no field: they were found in the content text.
-        if details.get("field", "content_text") in (
-            field_name,
-            field_name.removeprefix("content_"),
-        ):
-            details.setdefault("label", signal.label)
-            spans.append(details)
-    return spans
+        hit = TextHit.from_details(signal.details)
+        if hit is not None and hit.field == text_field:
+            hits.append((hit, Highlight(signal.label, hit.text_kind, hit.severity)))
+    return hits
+
+
+def image_detections(signals: list[Signal], media_id: int) -> list[DetectionView]:
+    """The detector boxes on one image (not on sampled video frames: the preview of a video is
+    a contact sheet, so a frame's box has no place on it), best score first."""
+    found = []
+    for signal in signals:
+        if signal.kind != SignalKind.CLASSIFIER or signal.media_id != media_id:
+            continue
+        detection = Detection.from_details(signal.details)
+        if detection is not None and detection.sample is None:
+            found.append(DetectionView(signal.label, signal.score, detection))
+    return sorted(found, key=lambda view: -(view.score or 0.0))
 
 
 def item_view(session: Session, report_id: int, visible: ColumnElement[bool]) -> ItemView:
@@ -146,13 +185,7 @@ def item_view(session: Session, report_id: int, visible: ColumnElement[bool]) ->
     if report is None:
         raise NotFoundError("no such report")
     signals = list(report.signals)
-    media_views = {media.id: MediaView(media) for media in report.media}
-    for signal in signals:
-        if signal.kind == "classifier" and signal.media_id in media_views:
-            details = signal.details or {}
-            view = media_views[signal.media_id]
-            view.boxes.extend(b for b in details.get("boxes", []) if isinstance(b, dict))
-            view.labels.extend(lbl for lbl in details.get("labels", []) if isinstance(lbl, dict))
+    media_views = [MediaView(media, image_detections(signals, media.id)) for media in report.media]
     related = select(Report).where(Report.id != report.id, visible).order_by(Report.id.desc())
     cluster = (
         list(
@@ -199,11 +232,11 @@ def item_view(session: Session, report_id: int, visible: ColumnElement[bool]) ->
     return ItemView(
         report=report,
         platform_slug=slug,
-        media=list(media_views.values()),
-        signals=[s for s in signals if s.kind != "bank"],
-        bank_signals=[s for s in signals if s.kind == "bank"],
-        text_segments=segments(report.content_text, _text_spans(signals, "content_text")),
-        comment_segments=segments(report.comment, _text_spans(signals, "comment")),
+        media=media_views,
+        signals=[s for s in signals if s.kind != SignalKind.BANK],
+        bank_signals=[s for s in signals if s.kind == SignalKind.BANK],
+        text_segments=segments(report.content_text, _text_hits(signals, TextField.CONTENT_TEXT)),
+        comment_segments=segments(report.comment, _text_hits(signals, TextField.COMMENT)),
         cluster=cluster,
         by_same_account=by_account,
         in_same_channel=in_channel,

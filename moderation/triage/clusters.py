@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from models import Cluster, Media, MediaHash, Report, utcnow
+from models import Cluster, ClusterHit, Media, MediaHash, Report, utcnow
 from moderation.audit import events as audit
 from moderation.banks.index_refresh import IndexSource, RefreshingIndex, process_index
 from moderation.media.video import FrameHash, match_videos
@@ -61,17 +61,15 @@ class MediaMatch:
     target_share: float | None = None
 
     def to_details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "matched_media_id": self.matched_media_id,
-            "matched_report_id": self.matched_report_id,
-            "cluster_id": self.cluster_id,
-        }
-        if self.distance is not None:
-            details["distance"] = self.distance
-        if self.query_share is not None:
-            details["query_match_share"] = round(self.query_share, 3)
-            details["target_match_share"] = round(self.target_share or 0.0, 3)
-        return details
+        """The "cluster" signal's details (one shape with its readers: models/signals.py)."""
+        return ClusterHit(
+            self.matched_media_id,
+            self.matched_report_id,
+            self.cluster_id,
+            self.distance,
+            self.query_share,
+            self.target_share,
+        ).to_details()
 
 
 @dataclass(frozen=True)

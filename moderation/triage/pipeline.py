@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from models import Media, MediaKind, MediaState, Report, ReportStatus, Signal, utcnow
+from models import Media, MediaKind, MediaState, Report, ReportStatus, Signal, SignalKind, utcnow
 from moderation.audit import events as audit
 from moderation.media.analysis import ImageAnalysis, MediaAnalysisError, VideoAnalysis
 from moderation.media.analysis import analyse as analyse_bytes
@@ -268,7 +268,7 @@ def _store_matches(report: Report, matches: Sequence[clusters.MediaMatch]) -> No
         report.signals.append(
             Signal(
                 media_id=match.media_id,
-                kind="cluster",
+                kind=SignalKind.CLUSTER,
                 label=match.method,
                 score=None,
                 details=match.to_details(),

@@ -1,9 +1,9 @@
 """Signals: what triage found, as Signal rows the UI can explain (text spans, classifier boxes,
 bank and cluster matches), and the priority facts read back from those rows.
 
-Signal kinds: "text" (a span of content_text or comment), "classifier" (one row per detection,
-plus an "exposed" or "face_with_exposed" summary row per image or frame), "classifier_error", "bank"
-(a hash-bank match) and "cluster" (a match with another report's media).
+Signal kinds are `models.SignalKind`; each kind's `details` is one typed shape in
+models/signals.py (TextHit, Detection and DetectionSummary, BankHit, ClusterHit), which the
+readers use too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,17 @@ from typing import Any, Protocol
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from models import MediaState, Report, Signal
+from models import (
+    Detection,
+    DetectionSummary,
+    MediaState,
+    Report,
+    Signal,
+    SignalKind,
+    TextField,
+    TextHit,
+)
+from models.signals import MINOR_HINT
 from moderation.banks import matching as bank_match
 from moderation.media.analysis import ImageAnalysis, VideoAnalysis
 from moderation.media.classifiers import (
@@ -33,8 +43,7 @@ from moderation.triage.policy import PriorityInput
 
 log = logging.getLogger(__name__)
 
-TEXT_FIELDS = ("content_text", "comment")
-MINOR_HINT = "minor_hint"
+TEXT_FIELDS = (TextField.CONTENT_TEXT, TextField.COMMENT)
 # Words suggesting the person pictured may be a minor. Korean has no word boundaries, so its
 # terms match anywhere; English ones as whole words. "minor" also has innocent senses ("a minor
 # edit"): a hint raises priority a little, it never decides anything.
@@ -51,7 +60,7 @@ class BankMatchLike(Protocol):
 
     bank_kind: str
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_details(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -80,34 +89,20 @@ def text_signals(report: Report) -> list[Signal]:
     for name in TEXT_FIELDS:
         text = getattr(report, name) or ""
         for hit in detect_text_signals(text):
+            found = TextHit(name, hit.start, hit.end, hit.severity, hit.kind, hit.lang)
             signals.append(
                 Signal(
-                    kind="text",
+                    kind=SignalKind.TEXT,
                     label=hit.label,
                     score=float(hit.severity),
-                    details={
-                        "field": name,
-                        "start": hit.start,
-                        "end": hit.end,
-                        "severity": hit.severity,
-                        "text_kind": hit.kind,
-                        "lang": hit.lang,
-                    },
+                    details=found.to_details(),
                 )
             )
         for hint in minor_hints(text):
+            found = TextHit(name, hint.start, hint.end, 1, MINOR_HINT)
             signals.append(
                 Signal(
-                    kind="text",
-                    label=MINOR_HINT,
-                    score=1.0,
-                    details={
-                        "field": name,
-                        "start": hint.start,
-                        "end": hint.end,
-                        "severity": 1,
-                        "text_kind": MINOR_HINT,
-                    },
+                    kind=SignalKind.TEXT, label=MINOR_HINT, score=1.0, details=found.to_details()
                 )
             )
     return signals
@@ -126,34 +121,30 @@ def classifier_signals(
     downscaled copy), so the UI can draw them over the preview."""
     scale_x = original_size[0] / max(analysed.width, 1)
     scale_y = original_size[1] / max(analysed.height, 1)
-    base: dict[str, Any] = {
-        "model": result.model,
-        "sample": sample,
-        "image_size": list(original_size),
-    }
     signals = []
     for detection in result.detections:
         x, y, w, h = detection.box
-        box = [round(x * scale_x), round(y * scale_y), round(w * scale_x), round(h * scale_y)]
+        box = (round(x * scale_x), round(y * scale_y), round(w * scale_x), round(h * scale_y))
         signals.append(
             Signal(
                 media_id=media_id,
-                kind="classifier",
+                kind=SignalKind.CLASSIFIER,
                 label=detection.label,
                 score=round(detection.score, 4),
-                details={**base, "box": box},
+                details=Detection(result.model, box, original_size, sample).to_details(),
             )
         )
     # Summary rows, by the manifest's own label sets, so the policy need not know the model.
     if result.exposed_labels:
         label = "face_with_exposed" if result.face_with_exposed else "exposed"
+        summary = DetectionSummary(result.model, original_size, result.exposed_labels, sample)
         signals.append(
             Signal(
                 media_id=media_id,
-                kind="classifier",
+                kind=SignalKind.CLASSIFIER,
                 label=label,
                 score=None,
-                details={**base, "exposed_labels": result.exposed_labels},
+                details=summary.to_details(),
             )
         )
     return signals
@@ -162,7 +153,7 @@ def classifier_signals(
 def classifier_error_signal(media_id: int, model: str, message: str) -> Signal:
     return Signal(
         media_id=media_id,
-        kind="classifier_error",
+        kind=SignalKind.CLASSIFIER_ERROR,
         label=model[:64],
         details={"error": message[:300]},
     )
@@ -221,9 +212,9 @@ def bank_rows(media_id: int, matches: Iterable[BankMatchLike]) -> list[Signal]:
     return [
         Signal(
             media_id=media_id,
-            kind="bank",
+            kind=SignalKind.BANK,
             label=str(match.bank_kind),
-            details=match.to_dict(),
+            details=match.to_details(),
         )
         for match in matches
     ]
@@ -249,16 +240,17 @@ def priority_facts(
     banks: list[str] = []
     face_with_exposed = exposed = False
     for signal in signals:
-        details = signal.details or {}
-        if signal.kind == "text":
-            kind = str(details.get("text_kind", "lexicon"))
-            if kind == MINOR_HINT:
+        if signal.kind == SignalKind.TEXT:
+            hit = TextHit.from_details(signal.details)
+            if hit is None:
+                continue
+            if hit.text_kind == MINOR_HINT:
                 minor += 1
             else:
-                text_labels[kind] = text_labels.get(kind, 0) + 1
-        elif signal.kind == "bank":
+                text_labels[hit.text_kind] = text_labels.get(hit.text_kind, 0) + 1
+        elif signal.kind == SignalKind.BANK:
             banks.append(signal.label)
-        elif signal.kind == "classifier":
+        elif signal.kind == SignalKind.CLASSIFIER:
             if signal.label == "face_with_exposed":
                 face_with_exposed = True
             elif signal.label == "exposed":

@@ -182,13 +182,7 @@ def preview(media_id: int) -> Response:
     if not _wellness_status().images_allowed:
         raise ConflictError("you are on a break: previews are paused", code="on_break")
     options = wellness.preferences(db.session, current_user.id)
-    boxes = [
-        box
-        for signal in media.report.signals
-        if signal.kind == "classifier" and signal.media_id == media.id
-        for box in (signal.details or {}).get("boxes", [])
-        if isinstance(box, dict)
-    ]
+    boxes = reports.image_detections(list(media.report.signals), media.id)
     data = previews.blurred_preview(media_store_for(current_app.config), media, options, boxes)
     return _image_response(data, f"preview-{media.id}.jpg")
 

@@ -8,10 +8,11 @@ import re
 import numpy as np
 from PIL import Image
 
-from models import Media
+from models import Detection, Media
 from moderation.core.db import db
 from moderation.media import previews
 from moderation.media.store import media_store_for
+from moderation.review.item import DetectionView
 from tests.factories import csrf_token, login, make_image, make_user
 from tests.review.review_factories import make_report
 
@@ -102,7 +103,7 @@ def test_region_reveal_clears_only_the_region(app):
 
 def test_detection_boxes_are_drawn_on_the_preview(app):
     report_id = make_report(app, media=[make_image(1, (300, 300))])
-    boxes = [{"label": "X", "score": 0.9, "box": [50, 50, 100, 100]}]
+    boxes = [DetectionView("X", 0.9, Detection("test", (50, 50, 100, 100), (300, 300)))]
     with app.app_context():
         media = db.session.query(Media).filter_by(report_id=report_id).one()
         store = media_store_for(app.config)

@@ -1,5 +1,10 @@
 """Factory functions for the review tests: queued reports written straight to the database
-(skipping intake and triage, which have their own tests), with media, signals and clusters."""
+(skipping intake and triage, which have their own tests), with media, signals and clusters.
+
+Signals are made by triage's own producers (text hits by the text detectors, bank hits by a
+real bank entry and the bank matcher, detections through `models.Detection`): a fixture that
+writes the shape a reader expects, instead of what the producer writes, once hid detector boxes
+that never showed."""
 
 from __future__ import annotations
 
@@ -9,7 +14,17 @@ from typing import Any
 
 from PIL import Image
 
-from models import Media, MediaState, Platform, Report, ReportStatus, Signal, utcnow
+from models import (
+    Detection,
+    Media,
+    MediaState,
+    Platform,
+    Report,
+    ReportStatus,
+    Signal,
+    SignalKind,
+    utcnow,
+)
 from moderation.core.db import db
 from moderation.media.store import media_store_for
 from tests.factories import make_image, make_platform
@@ -48,7 +63,12 @@ def make_report(
     slug: str = "acme",
     mime: str = "image/jpeg",
 ) -> int:
-    """A report waiting in the queue; returns its id. `signals` items may name `media_index`."""
+    """A report waiting in the queue; returns its id.
+
+    `signals` items: {"kind": "text"} runs the text detectors on the report's texts;
+    {"kind": "bank", "label": BANK_KIND, "media_index": 0} adds that medium's SHA-256 to a bank
+    of that kind and stores what the bank matcher finds; {"kind": "classifier", "label": L,
+    "score": S, "media_index": 0, "detection": Detection(...)} stores a detection."""
     pid = platform_id(app, slug)
     with app.app_context():
         store = media_store_for(app.config)
@@ -103,21 +123,53 @@ def make_report(
             rows.append(row)
         db.session.flush()
         for spec in signals or []:
-            spec = dict(spec)
-            index = spec.pop("media_index", None)
-            db.session.add(
-                Signal(
-                    report_id=report.id,
-                    media_id=rows[index].id if index is not None else None,
-                    kind=spec["kind"],
-                    label=spec.get("label", spec["kind"]),
-                    score=spec.get("score"),
-                    details=spec.get("details", {}),
-                )
-            )
+            db.session.add_all(_produced(report, rows, dict(spec)))
         db.session.commit()
         return report.id
 
 
 def image_report(app, seed: int = 0, **kwargs: Any) -> int:
     return make_report(app, media=[make_image(seed)], **kwargs)
+
+
+def _produced(report: Report, media: list[Media], spec: dict[str, Any]) -> list[Signal]:
+    from moderation.banks.matching import match_media
+    from moderation.banks.service import add_to_bank, create_bank, get_bank
+    from moderation.core.errors import NotFoundError
+    from moderation.triage.signals import bank_rows, text_signals
+
+    kind = SignalKind(spec["kind"])
+    if kind == SignalKind.TEXT:
+        return [replace_report(signal, report) for signal in text_signals(report)]
+    target = media[spec.get("media_index", 0)]
+    if kind == SignalKind.BANK:
+        bank_kind = spec.get("label", "confirmed")
+        name = f"test {bank_kind}"
+        try:
+            bank = get_bank(db.session, name)
+        except NotFoundError:
+            bank = create_bank(db.session, name, kind=bank_kind)
+        add_to_bank(db.session, bank.id, "sha256", target.sha256, source="test")
+        matches = match_media(
+            db.session, pdq_dihedral=None, pdq_quality=None, md5=None, sha256=target.sha256
+        )
+        assert matches, "the bank matcher found the entry just added"
+        return [replace_report(signal, report) for signal in bank_rows(target.id, matches)]
+    if kind == SignalKind.CLASSIFIER:
+        detection: Detection = spec["detection"]
+        return [
+            Signal(
+                report_id=report.id,
+                media_id=target.id,
+                kind=kind,
+                label=spec["label"],
+                score=spec.get("score"),
+                details=detection.to_details(),
+            )
+        ]
+    raise ValueError(f"no producer for {kind} signals in the review factory")
+
+
+def replace_report(signal: Signal, report: Report) -> Signal:
+    signal.report_id = report.id
+    return signal

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from models import AuditEvent, MediaReveal
+from models import AuditEvent, Detection, MediaReveal
 from moderation.core.db import db
 from tests.factories import csrf_token, login, make_user
 from tests.review.review_factories import image_report, make_report
@@ -18,36 +18,20 @@ def _media_id(html: str) -> int:
 
 def test_item_page_shows_signals_text_cluster_and_related(app, client):
     make_user(app)
-    text = "<script>alert(1)</script> 주소는 서울시 강남구 123 입니다"
-    start = text.index("서울시")
+    text = "<script>alert(1)</script> 주소는 서울시 강남구 역삼동 123-4 입니다"
     report_id = image_report(
         app,
         text=text,
         cluster_id=7,
         signals=[
-            {
-                "kind": "text",
-                "label": "address",
-                "details": {
-                    "field": "content_text",
-                    "start": start,
-                    "end": start + len("서울시 강남구 123"),
-                    "severity": 3,
-                    "text_kind": "doxxing",
-                    "label": "address",
-                },
-            },
+            {"kind": "text"},
             {
                 "kind": "classifier",
-                "label": "nudenet",
-                "media_index": 0,
+                "label": "FACE_FEMALE",
                 "score": 0.91,
-                "details": {
-                    "boxes": [{"label": "FACE_FEMALE", "score": 0.9, "box": [10, 10, 50, 50]}],
-                    "labels": [{"label": "FACE_FEMALE", "score": 0.9}],
-                },
+                "detection": Detection("nudenet-320n", (10, 10, 50, 50), (320, 240)),
             },
-            {"kind": "bank", "label": "victim_submitted", "details": {"distance": 4}},
+            {"kind": "bank", "label": "victim_submitted"},
         ],
     )
     reshare = make_report(app, cluster_id=7)
@@ -56,7 +40,10 @@ def test_item_page_shows_signals_text_cluster_and_related(app, client):
     login(client)
     html = client.get(f"/review/{report_id}").get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
-    assert '<mark class="hit hit-doxxing sev-3" title="address">서울시 강남구 123</mark>' in html
+    assert (
+        '<mark class="hit hit-doxxing sev-2" title="address_kr">서울시 강남구 역삼동 123-4</mark>'
+        in html
+    )
     assert "Hash bank match" in html and "decide from the signals alone" in html
     assert "reported as: NCII" in html
     assert "this is me, posted without consent" in html

@@ -35,7 +35,7 @@ def test_queue_lists_by_priority_then_age_with_counts(app, client):
 
 def test_filters_narrow_the_queue(app, client):
     make_user(app)
-    banked = make_report(
+    banked = image_report(
         app, signals=[{"kind": "bank", "label": "victim_submitted"}], language="ko"
     )
     other_platform = make_report(app, slug="other", language="en")
