@@ -7,7 +7,19 @@ from models.cluster import Cluster
 from models.decision import Decision, DecisionState
 from models.platform import Platform, PlatformKind, WebhookDelivery
 from models.receipt import PortalReceipt, SealedContact
-from models.report import Media, MediaHash, MediaKind, MediaState, Report, ReportStatus, Signal
+from models.report import (
+    CATEGORY_SEVERITY,
+    OPEN_STATUSES,
+    Category,
+    Media,
+    MediaHash,
+    MediaKind,
+    MediaState,
+    Report,
+    ReporterKind,
+    ReportStatus,
+    Signal,
+)
 from models.review import ExposureDay, MediaReveal, ReviewClaim, ReviewPreferences
 from models.signals import (
     BankHit,
@@ -21,6 +33,10 @@ from models.signals import (
 from models.user import Invitation, RecoveryCode, Role, User, UserSession
 
 __all__ = [
+    "ReporterKind",
+    "Category",
+    "OPEN_STATUSES",
+    "CATEGORY_SEVERITY",
     "TextHit",
     "TextField",
     "SignalKind",

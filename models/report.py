@@ -21,6 +21,46 @@ class ReportStatus(StrEnum):
     ESCALATED = "escalated"
 
 
+# The statuses of a report waiting for a moderator: the review queue, decisions and re-scoring
+# all mean these.
+OPEN_STATUSES = (ReportStatus.QUEUED, ReportStatus.IN_REVIEW)
+
+
+class Category(StrEnum):
+    """What a report says the content is."""
+
+    NCII = "ncii"
+    SYNTHETIC_SEXUAL = "synthetic_sexual"
+    SEXUAL_HARASSMENT = "sexual_harassment"
+    DOXXING = "doxxing"
+    INCITEMENT = "incitement"
+    CSAM_SUSPECTED = "csam_suspected"
+    OTHER = "other"
+
+
+# Least to most severe, as the default priority weights rank them. An upstream update may move a
+# report up this list, never down (moderation/intake/mastodon.py); suspected CSAM is always the
+# top, whatever the operator's weights, because it also narrows who may see the report.
+CATEGORY_SEVERITY = (
+    Category.OTHER,
+    Category.SEXUAL_HARASSMENT,
+    Category.INCITEMENT,
+    Category.DOXXING,
+    Category.SYNTHETIC_SEXUAL,
+    Category.NCII,
+    Category.CSAM_SUSPECTED,
+)
+
+
+class ReporterKind(StrEnum):
+    """Who filed a report: any user, the person shown, a trusted flagger, or a machine."""
+
+    USER = "user"
+    VICTIM = "victim"
+    TRUSTED_FLAGGER = "trusted_flagger"
+    AUTOMATED = "automated"
+
+
 # SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
-
-from flask import abort
-from flask_login import UserMixin, current_user
+from flask_login import UserMixin
 
 from models import User
 from moderation.accounts.users import load_session_user
 from moderation.core.db import db
 from moderation.core.extensions import login_manager
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-STAFF_ROLES = ("moderator", "senior", "liaison", "admin")
 
 
 class SessionUser(UserMixin):
@@ -38,20 +29,3 @@ class SessionUser(UserMixin):
 def _load(token: str) -> SessionUser | None:
     user = load_session_user(db.session, token)
     return SessionUser(user, token) if user else None
-
-
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Only signed-in users with one of `roles`; others get 403 (anonymous: the login page)."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator

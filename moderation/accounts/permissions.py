@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, false, true
 
-from models import Report, ReportStatus
+from models import Category, Report, ReportStatus, Role
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.core.extensions import login_manager
 
@@ -59,16 +59,16 @@ class Action(StrEnum):
     VIEW_CONTACT = "view_contact"
 
 
-CSAM_CATEGORY = "csam_suspected"
-DEFAULT_CSAM_ROLES: tuple[str, ...] = ("senior", "admin")
-LIAISON_ROLE = "liaison"
+CSAM_CATEGORY = Category.CSAM_SUSPECTED
+DEFAULT_CSAM_ROLES: tuple[str, ...] = (Role.SENIOR, Role.ADMIN)
+LIAISON_ROLE = Role.LIAISON
 
 _MODERATOR = frozenset(
     {Action.VIEW_QUEUE, Action.VIEW_REPORT, Action.REVEAL_MEDIA, Action.DECIDE, Action.ESCALATE}
 )
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
-    "moderator": _MODERATOR,
-    "senior": _MODERATOR | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT},
+    Role.MODERATOR: _MODERATOR,
+    Role.SENIOR: _MODERATOR | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT},
     LIAISON_ROLE: frozenset(
         {
             Action.VIEW_REPORT,
@@ -78,7 +78,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.VIEW_CONTACT,
         }
     ),
-    "admin": frozenset(Action),
+    Role.ADMIN: frozenset(Action),
 }
 
 

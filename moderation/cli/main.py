@@ -11,6 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from models import Role
 from moderation.core.db import db
 from moderation.core.errors import DomainError
 
@@ -46,9 +47,7 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("email")
-@click.option(
-    "--role", required=True, type=click.Choice(["moderator", "senior", "liaison", "admin"])
-)
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext

@@ -42,14 +42,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import PlatformKind, Report, ReportStatus
+from models import CATEGORY_SEVERITY, Category, PlatformKind, Report, ReporterKind, ReportStatus
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.queueing import enqueue_rescore
 from moderation.core.sealing import add_sealed_contact
 from moderation.intake import service as intake
 from moderation.intake.platforms import valid_secrets
 from moderation.intake.report_input import (
-    CATEGORY_SEVERITY,
     MAX_SHORT,
     MAX_TEXT,
     MediaInput,
@@ -69,10 +68,10 @@ MEDIA_TYPES = ("image", "video", "gifv")
 REPORTER_PII_PURPOSE = "mastodon_reporter"
 
 # First match wins; matched against the lower-cased text and hint of every cited rule.
-CATEGORY_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("csam_suspected", ("child sexual", "csam", "child abuse", "minor", "아동", "미성년")),
+CATEGORY_HINTS: tuple[tuple[Category, tuple[str, ...]], ...] = (
+    (Category.CSAM_SUSPECTED, ("child sexual", "csam", "child abuse", "minor", "아동", "미성년")),
     (
-        "ncii",
+        Category.NCII,
         (
             "non-consensual",
             "nonconsensual",
@@ -88,12 +87,12 @@ CATEGORY_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        "synthetic_sexual",
+        Category.SYNTHETIC_SEXUAL,
         ("deepfake", "deep fake", "synthetic", "ai-generated", "딥페이크", "합성", "지인능욕"),
     ),
-    ("doxxing", ("dox", "personal information", "private information", "개인정보", "신상")),
-    ("sexual_harassment", ("sexual harassment", "harass", "성희롱", "성적 괴롭힘")),
-    ("incitement", ("incite", "violence", "threat", "선동", "폭력")),
+    (Category.DOXXING, ("dox", "personal information", "private information", "개인정보", "신상")),
+    (Category.SEXUAL_HARASSMENT, ("sexual harassment", "harass", "성희롱", "성적 괴롭힘")),
+    (Category.INCITEMENT, ("incite", "violence", "threat", "선동", "폭력")),
 )
 
 
@@ -292,7 +291,7 @@ def parse_mastodon(payload: Any, max_media: int) -> MastodonReport | None:
         external_id=remote_id,
         category=map_category(mastodon_category, rules),
         reported_at=_timestamp(obj.get("created_at")),
-        reporter_kind="user",
+        reporter_kind=ReporterKind.USER,
         reporter_id=_text(reporter.get("id")),
         comment=_text(obj.get("comment"), MAX_TEXT),
         content_url=content_url,

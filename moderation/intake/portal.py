@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
 
-from models import Platform, PortalReceipt, Report, ReportStatus
+from models import Platform, PortalReceipt, Report, ReporterKind, ReportStatus
 from moderation.accounts.passwords import hash_password, verify_password
 from moderation.core.errors import ConflictError, DomainError, ValidationError
 from moderation.core.sealing import add_sealed_contact
@@ -176,7 +176,7 @@ def file_report(
         external_id=None,
         category=submission.category,
         reported_at=None,
-        reporter_kind="victim",
+        reporter_kind=ReporterKind.VICTIM,
         reporter_id=None,
         comment=description,
         content_url=links[0] if links else None,

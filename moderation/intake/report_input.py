@@ -12,30 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from models import Category, ReporterKind
 from moderation.core.errors import ValidationError
 
-CATEGORIES = (
-    "ncii",
-    "synthetic_sexual",
-    "sexual_harassment",
-    "doxxing",
-    "incitement",
-    "csam_suspected",
-    "other",
-)
-# Least to most severe, as the default priority weights rank them. An upstream update may move a
-# report up this list, never down (moderation/intake/mastodon.py); suspected CSAM is always
-# the top, whatever the operator's weights, because it also narrows who may see the report.
-CATEGORY_SEVERITY = (
-    "other",
-    "sexual_harassment",
-    "incitement",
-    "doxxing",
-    "synthetic_sexual",
-    "ncii",
-    "csam_suspected",
-)
-REPORTER_KINDS = ("user", "victim", "trusted_flagger", "automated")
+CATEGORIES = tuple(Category)
+REPORTER_KINDS = tuple(ReporterKind)
 MAX_TEXT = 100_000
 MAX_SHORT = 255
 # Context: the well-known keys are typed; a few extra scalar keys are kept as the sender gave them.
@@ -218,7 +199,7 @@ def parse_report(body: Any, *, max_media: int, max_media_bytes: int) -> ReportIn
             f"category must be one of {', '.join(CATEGORIES)}", code="unknown_category"
         )
     reporter = _object(body.get("reporter"), "reporter")
-    reporter_kind = _string(reporter.get("kind"), "reporter.kind") or "user"
+    reporter_kind = _string(reporter.get("kind"), "reporter.kind") or ReporterKind.USER
     if reporter_kind not in REPORTER_KINDS:
         raise ValidationError(
             f"reporter.kind must be one of {', '.join(REPORTER_KINDS)}", code="invalid_reporter"

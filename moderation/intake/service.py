@@ -16,7 +16,15 @@ from sqlalchemy import and_, false, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from models import Media, Platform, PlatformKind, Report, ReportStatus, WebhookDelivery
+from models import (
+    Media,
+    Platform,
+    PlatformKind,
+    Report,
+    ReporterKind,
+    ReportStatus,
+    WebhookDelivery,
+)
 from moderation.audit import events as audit
 from moderation.core.errors import AuthenticationError, NotFoundError, ValidationError
 from moderation.core.queueing import enqueue_triage
@@ -319,7 +327,7 @@ def receive_webhook(
         decode_json(body), max_media=limits.max_media, max_media_bytes=limits.max_media_bytes
     )
     if platform.kind == PlatformKind.TRUSTED_FLAGGER:
-        report_input = replace(report_input, reporter_kind="trusted_flagger")
+        report_input = replace(report_input, reporter_kind=ReporterKind.TRUSTED_FLAGGER)
     result = store_report(session, store, platform, delivery_id, report_input, replay_checked=True)
     if result.created:
         enqueue_after_commit(session, redis, result.body["id"], report_input)

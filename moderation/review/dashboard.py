@@ -17,10 +17,10 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from models import Decision, DecisionState, Report, utcnow
+from models import OPEN_STATUSES, Decision, DecisionState, Report, utcnow
 from models.base import UTCDateTime
 from moderation.core.queueing import QUEUE_NAMES, queue
-from moderation.review.queue import QUEUE_STATUSES, sla_hours
+from moderation.review.queue import sla_hours
 
 HOURS = 24
 SLA_WINDOW_DAYS = 7
@@ -35,7 +35,7 @@ def queue_figures(
     now = utcnow()
     depth_rows = session.execute(
         select(Report.category, func.count(), func.min(Report.received_at))
-        .where(Report.status.in_(QUEUE_STATUSES), visible)
+        .where(Report.status.in_(OPEN_STATUSES), visible)
         .group_by(Report.category)
         .order_by(Report.category)
     ).all()

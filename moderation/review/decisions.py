@@ -24,10 +24,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from models import Decision, DecisionState, Report, ReportStatus, ReviewClaim, Signal, utcnow
+from models import (
+    OPEN_STATUSES,
+    Decision,
+    DecisionState,
+    Report,
+    ReportStatus,
+    ReviewClaim,
+    Signal,
+    SignalKind,
+    utcnow,
+)
 from moderation.audit import events as audit
 from moderation.core.errors import ConflictError, NotFoundError, ValidationError
-from moderation.review.queue import QUEUE_STATUSES, extend_claim, require_claim
+from moderation.review.queue import extend_claim, require_claim
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,9 @@ def register_effect(
 def has_bank_match(session: Session, report_id: int) -> bool:
     return (
         session.execute(
-            select(Signal.id).where(Signal.report_id == report_id, Signal.kind == "bank").limit(1)
+            select(Signal.id)
+            .where(Signal.report_id == report_id, Signal.kind == SignalKind.BANK)
+            .limit(1)
         ).first()
         is not None
     )
@@ -166,7 +178,7 @@ def decide(
     ConflictError (held by someone else, already decided, or a decision already pending).
     """
     decision = decision.validated()
-    if report.status not in QUEUE_STATUSES:
+    if report.status not in OPEN_STATUSES:
         raise ConflictError("this report has already been decided", code="already_decided")
     if decision.without_viewing and not has_bank_match(session, report.id):
         raise ValidationError(
@@ -212,7 +224,7 @@ def decide_cluster(
     reports = list(
         session.execute(
             select(Report)
-            .where(Report.cluster_id == cluster_id, Report.status.in_(QUEUE_STATUSES))
+            .where(Report.cluster_id == cluster_id, Report.status.in_(OPEN_STATUSES))
             .order_by(Report.id)
         ).scalars()
     )
@@ -365,7 +377,7 @@ def _finalize_batch(session: Session, batch_id: str, now: datetime) -> list[int]
         if report is None:
             continue
         outcome = ACTIONS[decision.action].outcome
-        if report.status in QUEUE_STATUSES:
+        if report.status in OPEN_STATUSES:
             report.status = outcome
         session.execute(delete(ReviewClaim).where(ReviewClaim.report_id == report.id))
         audit.record(

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
+    OPEN_STATUSES,
     Decision,
     DecisionState,
     Media,
@@ -27,12 +28,12 @@ from models import (
     ReportStatus,
     ReviewClaim,
     Signal,
+    SignalKind,
     User,
     utcnow,
 )
 from moderation.core.errors import ConflictError
 
-QUEUE_STATUSES = (ReportStatus.QUEUED.value, ReportStatus.IN_REVIEW.value)
 AGE_CHOICES = (1, 6, 24, 72)  # "older than N hours" filter values
 LANGUAGES = ("ko", "en", "und")  # what triage's language guess can say (a filter)
 PER_PAGE = 50
@@ -119,7 +120,7 @@ def _has_language() -> bool:
 
 
 def _bank_exists() -> ColumnElement[bool]:
-    return exists().where(Signal.report_id == Report.id, Signal.kind == "bank")
+    return exists().where(Signal.report_id == Report.id, Signal.kind == SignalKind.BANK)
 
 
 def _pending_exists() -> ColumnElement[bool]:
@@ -140,7 +141,7 @@ def base_clause(
     Without `images_allowed` (a wellness break), reports with media are left out unless a bank
     match lets them be decided without viewing.
     """
-    clauses: list[ColumnElement[bool]] = [Report.status.in_(QUEUE_STATUSES), visible]
+    clauses: list[ColumnElement[bool]] = [Report.status.in_(OPEN_STATUSES), visible]
     if filters.category:
         clauses.append(Report.category == filters.category)
     if filters.platform:
@@ -208,7 +209,9 @@ def list_queue(
         )
         banked = set(
             session.execute(
-                select(Signal.report_id).where(Signal.report_id.in_(ids), Signal.kind == "bank")
+                select(Signal.report_id).where(
+                    Signal.report_id.in_(ids), Signal.kind == SignalKind.BANK
+                )
             ).scalars()
         )
     items = []
@@ -229,7 +232,7 @@ def list_queue(
     counts = dict(
         session.execute(
             select(Report.category, func.count())
-            .where(Report.status.in_(QUEUE_STATUSES), visible)
+            .where(Report.status.in_(OPEN_STATUSES), visible)
             .group_by(Report.category)
         ).all()
     )

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from models import Report, utcnow
-from moderation.triage.pipeline import OPEN_STATUSES, TriageSettings
+from models import OPEN_STATUSES, Report, utcnow
+from moderation.triage.pipeline import TriageSettings
 from moderation.triage.policy import PriorityInput, compute_priority
 from moderation.triage.rescoring import rescore_reports
 from moderation.triage.signals import sla_deadline

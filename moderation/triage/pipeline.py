@@ -23,7 +23,17 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from models import Media, MediaKind, MediaState, Report, ReportStatus, Signal, SignalKind, utcnow
+from models import (
+    OPEN_STATUSES,
+    Media,
+    MediaKind,
+    MediaState,
+    Report,
+    ReportStatus,
+    Signal,
+    SignalKind,
+    utcnow,
+)
 from moderation.audit import events as audit
 from moderation.media.analysis import ImageAnalysis, MediaAnalysisError, VideoAnalysis
 from moderation.media.analysis import analyse as analyse_bytes
@@ -36,8 +46,6 @@ from moderation.triage.media_fetch import TransientFetchError, fetch_media
 from moderation.triage.policy import compute_priority, reshare_points
 
 log = logging.getLogger(__name__)
-
-OPEN_STATUSES = (ReportStatus.QUEUED, ReportStatus.IN_REVIEW)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from models import Category, ReporterKind
+
 # Reports from these reporters are triaged ahead of the rest (their own queue, drained first;
 # see moderation/triage/lane.py): under a flood of ordinary reports, what a victim or a
 # helpline sends still reaches review in seconds. The same reporters get the "reporter.*" points
 # below.
-URGENT_REPORTER_KINDS = ("victim", "trusted_flagger")
+URGENT_REPORTER_KINDS = (ReporterKind.VICTIM, ReporterKind.TRUSTED_FLAGGER)
 
 
 def triage_is_urgent(reporter_kind: str | None) -> bool:
@@ -149,7 +151,7 @@ def compute_priority(
         add("nudity.face_with_exposed", "a face and exposed intimate parts in one image")
     elif facts.exposed_nudity:
         add("nudity.exposed", "exposed intimate parts detected")
-    if facts.category == "csam_suspected":
+    if facts.category == Category.CSAM_SUSPECTED:
         add("minor.suspected", "reported as suspected child abuse material (no age model)")
     elif facts.minor_text_hints:
         add("minor.text_hint", "the text suggests the person may be a minor (no age model)")

@@ -12,28 +12,30 @@ from typing import Any
 
 from flask_babel import gettext, lazy_gettext
 
+from models import BankKind, Category, ReporterKind
+
 CATEGORY_LABELS = {
-    "ncii": lazy_gettext("NCII"),
-    "synthetic_sexual": lazy_gettext("Synthetic sexual"),
-    "sexual_harassment": lazy_gettext("Sexual harassment"),
-    "doxxing": lazy_gettext("Doxxing"),
-    "incitement": lazy_gettext("Incitement"),
-    "csam_suspected": lazy_gettext("Suspected CSAM"),
-    "other": lazy_gettext("Other"),
+    Category.NCII: lazy_gettext("NCII"),
+    Category.SYNTHETIC_SEXUAL: lazy_gettext("Synthetic sexual"),
+    Category.SEXUAL_HARASSMENT: lazy_gettext("Sexual harassment"),
+    Category.DOXXING: lazy_gettext("Doxxing"),
+    Category.INCITEMENT: lazy_gettext("Incitement"),
+    Category.CSAM_SUSPECTED: lazy_gettext("Suspected CSAM"),
+    Category.OTHER: lazy_gettext("Other"),
 }
 
 REPORTER_LABELS = {
-    "user": lazy_gettext("a user"),
-    "victim": lazy_gettext("the person shown"),
-    "trusted_flagger": lazy_gettext("a trusted flagger"),
-    "automated": lazy_gettext("an automated system"),
+    ReporterKind.USER: lazy_gettext("a user"),
+    ReporterKind.VICTIM: lazy_gettext("the person shown"),
+    ReporterKind.TRUSTED_FLAGGER: lazy_gettext("a trusted flagger"),
+    ReporterKind.AUTOMATED: lazy_gettext("an automated system"),
 }
 
 BANK_LABELS = {
-    "victim_submitted": lazy_gettext("matches a victim-submitted hash bank"),
-    "confirmed": lazy_gettext("matches a confirmed-violation hash bank"),
-    "imported": lazy_gettext("matches an imported hash bank"),
-    "other": lazy_gettext("matches a hash bank"),
+    BankKind.VICTIM_SUBMITTED: lazy_gettext("matches a victim-submitted hash bank"),
+    BankKind.CONFIRMED: lazy_gettext("matches a confirmed-violation hash bank"),
+    BankKind.IMPORTED: lazy_gettext("matches an imported hash bank"),
+    BankKind.OTHER: lazy_gettext("matches a hash bank"),
 }
 
 TEXT_LABELS = {

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Cluster, Report, utcnow
+from models import OPEN_STATUSES, Cluster, Report, utcnow
 from moderation.triage import clusters
-from moderation.triage.pipeline import OPEN_STATUSES, TriageSettings, prioritise
+from moderation.triage.pipeline import TriageSettings, prioritise
 
 
 def rescore_reports(

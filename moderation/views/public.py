@@ -22,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
+from models import Category
 from moderation.core.db import db
 from moderation.core.errors import ValidationError
 from moderation.core.limits import limiter
@@ -34,13 +35,13 @@ bp = Blueprint("public", __name__, url_prefix="/portal")
 
 # What it is, in plain words; the codes are the API's categories.
 CATEGORY_LABELS = [
-    ("ncii", lazy_gettext("Intimate pictures or videos of me shared without my consent")),
-    ("synthetic_sexual", lazy_gettext("Fake sexual pictures or videos made with my face")),
-    ("sexual_harassment", lazy_gettext("Sexual comments or harassment about me")),
-    ("doxxing", lazy_gettext("My personal details (name, address, school, work) posted")),
-    ("incitement", lazy_gettext("People being encouraged to find or hurt me")),
-    ("csam_suspected", lazy_gettext("Sexual content of someone under 18")),
-    ("other", lazy_gettext("Something else")),
+    (Category.NCII, lazy_gettext("Intimate pictures or videos of me shared without my consent")),
+    (Category.SYNTHETIC_SEXUAL, lazy_gettext("Fake sexual pictures or videos made with my face")),
+    (Category.SEXUAL_HARASSMENT, lazy_gettext("Sexual comments or harassment about me")),
+    (Category.DOXXING, lazy_gettext("My personal details (name, address, school, work) posted")),
+    (Category.INCITEMENT, lazy_gettext("People being encouraged to find or hurt me")),
+    (Category.CSAM_SUSPECTED, lazy_gettext("Sexual content of someone under 18")),
+    (Category.OTHER, lazy_gettext("Something else")),
 ]
 CATEGORY_CHOICES = [SelectChoice(code, label) for code, label in CATEGORY_LABELS]
 STATUS_WORDS = {

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from models import Media, Report
+from models import OPEN_STATUSES, Media, Report
 from moderation.accounts.permissions import (
     Action,
     can,
@@ -117,9 +117,7 @@ def item(report_id: int) -> str:
     if view.has_media and not status.images_allowed and not view.bank_match:
         return render_template("review/break.html", wellness=status), 409
     holder = None
-    if view.report.status in review.QUEUE_STATUSES and can(
-        current_user, Action.DECIDE, view.report
-    ):
+    if view.report.status in OPEN_STATUSES and can(current_user, Action.DECIDE, view.report):
         holder = review.claim(
             db.session, view.report.id, current_user.id, float(current_app.config["CLAIM_MINUTES"])
         )

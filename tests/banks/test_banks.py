@@ -124,7 +124,7 @@ def test_add_to_bank_is_idempotent_and_audited(session):
     again = add_to_bank(session, bank.id, "pdq", PDQ_ACTIVE, source="decision:8")
     assert first.id == again.id and first.signal_value == PDQ_ACTIVE
     match = pdq_lookup(session, PDQ_ACTIVE)[0]
-    assert match.to_dict() == {
+    assert match.to_details() == {
         "bank_id": bank.id,
         "bank_name": "confirmed",
         "bank_kind": "confirmed",

@@ -418,7 +418,8 @@ def test_update_to_child_abuse_hides_the_report_from_moderators(app, client):
 
 
 def test_every_category_has_a_severity():
-    from moderation.intake.report_input import CATEGORIES, CATEGORY_SEVERITY
+    from models import CATEGORY_SEVERITY
+    from moderation.intake.report_input import CATEGORIES
 
     assert sorted(CATEGORIES) == sorted(CATEGORY_SEVERITY)
     assert CATEGORY_SEVERITY[-1] == "csam_suspected" and CATEGORY_SEVERITY[0] == "other"
