@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import GENESIS_HASH, AuditEvent, utcnow
-
-_ADVISORY_LOCK_KEY = 0x6D6F64617564  # "modaud": one lock for sealing the chain
+from moderation.core import locks
 
 
 def event_hash(
@@ -106,14 +105,10 @@ def seal_pending(session: Session, batch: int = 5000) -> int:
     """
     sealed = 0
     session.commit()  # start from a fresh transaction: the lock must be its first statement
-    dialect = session.get_bind().dialect.name
     while True:
-        if dialect == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-        elif dialect == "sqlite":
-            # A no-op write takes SQLite's write lock before we read the chain head; a read-first
-            # transaction could not upgrade once another sealer had committed (WAL snapshot).
-            session.execute(text("UPDATE audit_events SET chain_seq = chain_seq WHERE 1 = 0"))
+        # Before reading the chain head: on SQLite a read-first transaction could not upgrade
+        # to a write once another sealer had committed (WAL snapshot).
+        locks.lock_for_transaction(session, locks.AUDIT_CHAIN, AuditEvent.__table__)
         last = session.execute(
             select(AuditEvent.chain_seq, AuditEvent.row_hash)
             .where(AuditEvent.chain_seq.is_not(None))

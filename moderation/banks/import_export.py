@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import BankEntry, EntryStatus, utcnow
@@ -31,6 +30,7 @@ from moderation.banks.formats import (
 from moderation.banks.index import lock_entry_writes
 from moderation.banks.service import get_bank
 from moderation.core.errors import ValidationError
+from moderation.core.locks import insert_for
 
 BATCH_SIZE = 5000
 # Bad lines listed in a summary (all are counted).
@@ -63,18 +63,13 @@ class ImportSummary:
             self.bad_lines.append((bad.line, bad.reason))
 
 
-def _insert_for(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BankEntry.__table__)
-
-
 def _statements(session: Session) -> tuple[Any, Any]:
     """(keep, update): insert-or-leave-alone for records without a status, and insert-or-
     update-status for records with one, where an admin's 'disabled' survives an upstream
     'active' and status_changed_at moves only when the status really changes."""
     table = BankEntry.__table__
-    keep = _insert_for(session).on_conflict_do_nothing(index_elements=list(_KEY))
-    update = _insert_for(session)
+    keep = insert_for(session, table).on_conflict_do_nothing(index_elements=list(_KEY))
+    update = insert_for(session, table)
     incoming = update.excluded
     admin_hold = and_(table.c.status == EntryStatus.DISABLED, incoming.status == EntryStatus.ACTIVE)
     unchanged = (table.c.status == incoming.status) | admin_hold

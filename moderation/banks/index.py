@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import BankEntry, SignalType
+from moderation.core import locks
 from moderation.pdq_index import IndexFormatError, PdqIndex, hashes_from_hex
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,6 @@ class IndexSettings:
         )
 
 
-_ENTRY_WRITE_LOCK = 0x62616E6B656E  # "banken": serialises transactions that insert bank entries
-
-
 def lock_entry_writes(session: Session) -> None:
     """Call in a transaction before it inserts bank entries; held until it commits.
 
@@ -63,8 +61,7 @@ def lock_entry_writes(session: Session) -> None:
     id is drawn) until the commit makes commit order equal id order. SQLite already serialises
     writers with its database lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ENTRY_WRITE_LOCK})
+    locks.lock_for_transaction(session, locks.BANK_ENTRY_WRITES)
 
 
 def _pdq_rows(session: Session, after_id: int, limit: int) -> list[tuple[int, str]]:

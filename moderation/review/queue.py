@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -33,6 +31,7 @@ from models import (
     utcnow,
 )
 from moderation.core.errors import ConflictError
+from moderation.core.locks import insert_for
 
 AGE_CHOICES = (1, 6, 24, 72)  # "older than N hours" filter values
 LANGUAGES = ("ko", "en", "und")  # what triage's language guess can say (a filter)
@@ -334,10 +333,10 @@ def _insert_claim(
     session: Session, report_id: int, user_id: int, now: datetime, expires: datetime
 ) -> bool:
     values = {"report_id": report_id, "user_id": user_id, "claimed_at": now, "expires_at": expires}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     result = session.execute(
-        insert(ReviewClaim).values(**values).on_conflict_do_nothing(index_elements=["report_id"])
+        insert_for(session, ReviewClaim)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["report_id"])
     )
     return result.rowcount == 1
 

@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models import ExposureDay, ReviewPreferences, utcnow
 from moderation.audit import events as audit
+from moderation.core.locks import insert_for
 from moderation.media.previews import PreviewOptions
 
 # A heartbeat counts at most this much looking; a tab left open overnight must not count hours.
@@ -55,9 +54,8 @@ class WellnessStatus:
 def _today_row(session: Session, user_id: int) -> ExposureDay:
     """Today's counter row, created if missing (insert-or-nothing, so racing requests agree)."""
     today = utcnow().date()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        insert(ExposureDay)
+        insert_for(session, ExposureDay)
         .values(user_id=user_id, day=today, reveals=0, exposure_seconds=0, breaks_taken=0)
         .on_conflict_do_nothing(index_elements=["user_id", "day"])
     )

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import Cluster, ClusterHit, Media, MediaHash, Report, utcnow
 from moderation.audit import events as audit
 from moderation.banks.index_refresh import IndexSource, RefreshingIndex, process_index
+from moderation.core import locks
 from moderation.media.video import FrameHash, match_videos
 from moderation.pdq_index import hamming
 
-_LOCK_KEY = 0x6D6F64636C75  # "modclu"
 # Candidates loaded per query hash: enough to see every cluster near a hash.
 _MAX_CANDIDATES = 200
 # Match signals stored per media: the UI shows a few; the cluster holds the rest.
@@ -123,13 +123,7 @@ def media_index(settings: ClusterSettings) -> RefreshingIndex:
 
 def lock_clusters(session: Session) -> None:
     """Take the cluster lock for the rest of this transaction. Call as its first statement."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    else:
-        # SQLite: any write statement takes the database's single write lock until commit.
-        session.execute(
-            update(Cluster).where(Cluster.id == -1).values(report_count=Cluster.report_count)
-        )
+    locks.lock_for_transaction(session, locks.CLUSTERS, Cluster.__table__)
 
 
 def find_matches(
