@@ -1,6 +1,7 @@
-"""Hash-bank file formats, read and written as streams: plain `<type> <hash>` lines, CSV
+"""Hash-bank file formats, read as streams: plain `<type> <hash>` lines, CSV
 (`signal_type,signal_str,...`) and StopNCII JSON records (an array, JSON Lines, or a
-FetchHashes response with `hashRecords`). Nothing here holds a whole file in memory."""
+FetchHashes response with `hashRecords`). Nothing here holds a whole file in memory; writing
+the same formats is moderation/banks/format_writers.py."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,7 +41,7 @@ _TYPE_ALIASES = {
     "vpdq": SignalType.VIDEO,
 }
 _HEX_LENGTH = {SignalType.PDQ: 64, SignalType.MD5: 32, SignalType.SHA256: 64}
-_STOPNCII_TYPE = {
+STOPNCII_TYPE = {
     SignalType.PDQ: "ImagePDQ",
     SignalType.MD5: "MD5",
     SignalType.SHA256: "SHA256",
@@ -74,18 +74,6 @@ class BadRecord:
 
     line: int
     reason: str
-
-
-@dataclass(frozen=True)
-class ExportRow:
-    signal_type: str
-    signal_value: str
-    video_frames: list[dict[str, Any]] | None
-    status: str
-    source: str | None
-    note: str | None
-    external_id: str | None
-    added_at: datetime
 
 
 def signal_type_of(text: str) -> SignalType:
@@ -332,74 +320,3 @@ class _Prefixed(io.RawIOBase):
             chunk = self._rest.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
-
-
-def _signal_text(row: ExportRow) -> str:
-    if row.video_frames is not None:
-        return json.dumps(row.video_frames, separators=(",", ":"))
-    return row.signal_value
-
-
-def write_records(out: IO[str], fmt: str, rows: Iterable[ExportRow]) -> int:
-    """Write `rows` as `fmt`; returns how many were written. Plain lines cannot carry a status,
-    so they hold active entries only (a withdrawn hash must never come back as active)."""
-    if fmt == "plain":
-        return _write_plain(out, rows)
-    if fmt == "csv":
-        return _write_csv(out, rows)
-    if fmt == "stopncii":
-        return _write_stopncii(out, rows)
-    raise FormatError("unknown format")
-
-
-def _write_plain(out: IO[str], rows: Iterable[ExportRow]) -> int:
-    written = 0
-    for row in rows:
-        if row.status == EntryStatus.ACTIVE:
-            out.write(f"{row.signal_type} {_signal_text(row)}\n")
-            written += 1
-    return written
-
-
-def _write_csv(out: IO[str], rows: Iterable[ExportRow]) -> int:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    written = 0
-    for row in rows:
-        writer.writerow(
-            [
-                row.signal_type,
-                _signal_text(row),
-                row.status,
-                row.source or "",
-                row.note or "",
-                row.external_id or "",
-                row.added_at.isoformat(),
-            ]
-        )
-        written += 1
-    return written
-
-
-def _write_stopncii(out: IO[str], rows: Iterable[ExportRow]) -> int:
-    out.write("[")
-    written = 0
-    for row in rows:
-        record: dict[str, Any] = {
-            "signalType": _STOPNCII_TYPE[SignalType(row.signal_type)],
-            "hashValue": _signal_text(row),
-            "hashStatus": str(row.status).capitalize(),
-            "lastModtimestamp": int(row.added_at.timestamp()),
-            "caseNumbers": {},
-        }
-        for key, value in (
-            ("source", row.source),
-            ("note", row.note),
-            ("externalId", row.external_id),
-        ):
-            if value:
-                record[key] = value
-        out.write(("\n" if not written else ",\n") + json.dumps(record, ensure_ascii=False))
-        written += 1
-    out.write("\n]\n")
-    return written

@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session
 
 from models import BankEntry, EntryStatus, utcnow
 from moderation.audit import events as audit
+from moderation.banks.format_writers import ExportRow, write_records
 from moderation.banks.formats import (
     BadRecord,
     BankRecord,
-    ExportRow,
     FormatError,
     read_records,
-    write_records,
 )
 from moderation.banks.index import lock_entry_writes
 from moderation.banks.service import get_bank

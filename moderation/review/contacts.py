@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from models import Report, SealedContact
 from moderation.audit import events as audit
 from moderation.core.sealing import SealError, unseal
-from moderation.intake.mastodon import REPORTER_PII_PURPOSE
+from moderation.intake.mastodon_payload import REPORTER_PII_PURPOSE
 from moderation.intake.portal import CONTACT_PURPOSE
 
 # The kinds the item page knows how to show, in the order it shows them.

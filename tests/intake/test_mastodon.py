@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from models import AuditEvent, Media, Report, SealedContact, WebhookDelivery
-from moderation.intake.mastodon import html_to_text, map_category
+from moderation.intake.mastodon_payload import html_to_text, map_category
 from moderation.intake.signatures import sign_hub
 from tests.factories import make_platform, post_report, report_body
 
@@ -431,7 +431,8 @@ def test_a_stale_read_cannot_lower_a_category_raised_meanwhile(app, client):
     from sqlalchemy import update
 
     from moderation.core.db import db
-    from moderation.intake.mastodon import apply_update, parse_mastodon
+    from moderation.intake.mastodon import apply_update
+    from moderation.intake.mastodon_payload import parse_mastodon
 
     make_platform(app, "masto", kind="mastodon", secret=SECRET)
     report_id = post_mastodon(client, "masto", _text_only(category="spam")).get_json()["id"]
