@@ -37,6 +37,7 @@ from moderation.banks.matching import (
     pdq_matches,
 )
 from moderation.core.errors import ConflictError, NotFoundError, ValidationError
+from moderation.media.analysis import ImageAnalysis
 
 __all__ = [
     "BankMatch",
@@ -334,10 +335,24 @@ def entries_page(
     )
 
 
-def query_image(
-    session: Session, *, pdq_dihedral: list[str], sha256: str, md5: str
-) -> list[BankMatch]:
+def query_image(session: Session, analysis: ImageAnalysis, actor_user_id: int) -> list[BankMatch]:
     """Matches of an uploaded image against every enabled bank, PDQ regardless of quality
-    (an admin asked explicitly), plus exact hashes."""
-    exact = exact_matches(session, [(SignalType.MD5, md5), (SignalType.SHA256, sha256)])
-    return best_per_entry(pdq_matches(session, pdq_dihedral) + exact)
+    (an admin asked explicitly), plus exact hashes; audited (`bank.query`, hashes only) and
+    committed. `analysis` comes from the same analysis triage runs, so an image hashes here
+    exactly as it would in triage (16-bit greys included)."""
+    exact = exact_matches(
+        session, [(SignalType.MD5, analysis.md5), (SignalType.SHA256, analysis.sha256)]
+    )
+    matches = best_per_entry(pdq_matches(session, analysis.dihedral) + exact)
+    audit.record(
+        session,
+        "bank.query",
+        actor_user_id=actor_user_id,
+        details={
+            "sha256": analysis.sha256,
+            "pdq": analysis.dihedral[0],
+            "matched_entry_ids": [match.entry_id for match in matches],
+        },
+    )
+    session.commit()
+    return matches

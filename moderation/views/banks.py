@@ -13,17 +13,11 @@ from werkzeug.wrappers import Response
 
 from models import EntryStatus
 from moderation.accounts.permissions import Action, permission_required
-from moderation.audit import events as audit
 from moderation.banks import service as banks
 from moderation.core.db import db
 from moderation.core.errors import ValidationError
-from moderation.media.imaging import (
-    ImageDecodeError,
-    ImageLimits,
-    decode_image,
-    exact_hashes,
-    pdq_dihedral_of,
-)
+from moderation.media.analysis import analyse_image
+from moderation.media.imaging import ImageDecodeError, ImageLimits
 
 bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
 
@@ -120,23 +114,15 @@ def query() -> tuple[str, int]:
     config = current_app.config
     limits = ImageLimits(int(config["IMAGE_MAX_PIXELS"]), int(config["IMAGE_MAX_FRAMES"]))
     try:
-        decoded = decode_image(data, limits)
+        analysis = analyse_image(data, limits)
     except ImageDecodeError as exc:
         page = render_template("banks/query.html", error=str(exc), matches=None, hashes=None)
         return page, 422
-    dihedral, quality = pdq_dihedral_of(decoded.image)
-    sha256, md5 = exact_hashes(data)
-    matches = banks.query_image(db.session, pdq_dihedral=dihedral, sha256=sha256, md5=md5)
-    audit.record(
-        db.session,
-        "bank.query",
-        actor_user_id=current_user.id,
-        details={
-            "sha256": sha256,
-            "pdq": dihedral[0],
-            "matched_entry_ids": [match.entry_id for match in matches],
-        },
-    )
-    db.session.commit()
-    hashes = {"sha256": sha256, "md5": md5, "pdq": dihedral[0], "pdq_quality": quality}
+    matches = banks.query_image(db.session, analysis, actor_user_id=current_user.id)
+    hashes = {
+        "sha256": analysis.sha256,
+        "md5": analysis.md5,
+        "pdq": analysis.pdq,
+        "pdq_quality": analysis.pdq_quality,
+    }
     return render_template("banks/query.html", error=None, matches=matches, hashes=hashes), 200

@@ -142,3 +142,37 @@ def test_disable_entry_needs_csrf_stops_matching_and_is_audited(app, client):
     refused = client.post(url, data={"status": "deleted", "csrf_token": token})
     assert refused.status_code == 422
     assert "bank.entry_status" in actions(app)
+
+
+def test_query_hashes_a_16_bit_grey_as_triage_does(app, client):
+    """The query page runs triage's own analysis: an admin asking about a 16-bit grey PNG
+    sees the matching hash triage would store, and a bank entry of triage's dihedral hash
+    is found at distance 0."""
+    import numpy as np
+    from PIL import Image
+
+    from moderation.media.analysis import analyse_image
+    from moderation.media.imaging import ImageLimits
+
+    colour = decode_image(make_image(80, (640, 480))).image.convert("L")
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(colour).astype(np.uint16) * 257).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    triage = analyse_image(data, ImageLimits())
+    with app.app_context():
+        bank = create_bank(db.session, "grey", kind="confirmed")
+        entry = add_to_bank(db.session, bank.id, "pdq", triage.dihedral[0], source="test")
+    signed_in(app, client, "admin")
+    token = csrf_token(client.get("/admin/banks/").get_data(as_text=True))
+    page = client.post(
+        "/admin/banks/query",
+        data={"csrf_token": token, "image": (io.BytesIO(data), "grey.png")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert triage.pdq in page
+    assert f'data-entry-id="{entry.id}"' in page
+    with app.app_context():
+        event = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "bank.query")
+        ).scalar_one()
+        assert event.details["pdq"] == triage.dihedral[0]
