@@ -11,7 +11,7 @@ detector boxes once went unseen because triage wrote `box` while the item page r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,12 @@ MINOR_HINT = "minor_hint"
 SUMMARY_LABELS = frozenset({"exposed", "face_with_exposed"})
 
 
+def _flat(shape: Any, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A shape's fields as JSON-ready details, leaving out `optional` fields that are None."""
+    details = {item.name: getattr(shape, item.name) for item in fields(shape)}
+    return {k: v for k, v in details.items() if not (k in optional and v is None)}
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -52,16 +58,7 @@ class TextHit:
     lang: str | None = None
 
     def to_details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "field": self.field,
-            "start": self.start,
-            "end": self.end,
-            "severity": self.severity,
-            "text_kind": self.text_kind,
-        }
-        if self.lang is not None:
-            details["lang"] = self.lang
-        return details
+        return _flat(self, optional=("lang",))
 
     @classmethod
     def from_details(cls, details: Mapping[str, Any] | None) -> TextHit | None:
@@ -153,18 +150,7 @@ class BankHit:
     video_share: float | None = None
 
     def to_details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "bank_id": self.bank_id,
-            "bank_name": self.bank_name,
-            "bank_kind": self.bank_kind,
-            "action_hint": self.action_hint,
-            "entry_id": self.entry_id,
-            "signal_type": self.signal_type,
-            "distance": self.distance,
-        }
-        if self.video_share is not None:
-            details["video_share"] = self.video_share
-        return details
+        return _flat(self, optional=("video_share",))
 
     @classmethod
     def from_details(cls, details: Mapping[str, Any] | None) -> BankHit | None:

@@ -85,10 +85,10 @@ def maintain_bank_index() -> dict:
 def finalize_decisions() -> int:
     """Make final every decision whose undo window has passed, running its side effects.
     Idempotent and safe beside web processes doing the same (see review/decisions.py)."""
-    from moderation.review import decisions
+    from moderation.review import finalize
 
     with app_context():
-        finalized = decisions.finalize_due(db.session, limit=1000)
+        finalized = finalize.finalize_due(db.session, limit=1000)
         log.info("[%s] finalised %d decision(s)", _job_id(), len(finalized))
         return len(finalized)
 

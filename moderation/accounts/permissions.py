@@ -12,6 +12,7 @@ Role matrix (an action not listed is refused):
 | DECIDE_CLUSTER  | -         | yes    | -                   | yes   |
 | ESCALATE        | yes       | yes    | -                   | yes   |
 | VIEW_CONTACT    | -         | yes    | escalated only      | yes   |
+| TAKE_OVER_CLAIM | -         | yes    | -                   | yes   |
 | VIEW_CASES      | -         | -      | yes                 | yes   |
 | EXPORT_EVIDENCE | -         | -      | yes                 | yes   |
 | VIEW_DASHBOARD  | -         | yes    | -                   | yes   |
@@ -57,6 +58,8 @@ class Action(StrEnum):
     EXPORT_EVIDENCE = "export_evidence"
     # Open the contact data sealed with a report (a victim's, or a Mastodon reporter's).
     VIEW_CONTACT = "view_contact"
+    # Take over a claim another moderator holds (they left, or the item is stuck).
+    TAKE_OVER_CLAIM = "take_over_claim"
 
 
 CSAM_CATEGORY = Category.CSAM_SUSPECTED
@@ -68,7 +71,8 @@ _MODERATOR = frozenset(
 )
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.MODERATOR: _MODERATOR,
-    Role.SENIOR: _MODERATOR | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT},
+    Role.SENIOR: _MODERATOR
+    | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT, Action.TAKE_OVER_CLAIM},
     LIAISON_ROLE: frozenset(
         {
             Action.VIEW_REPORT,

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from models import OPEN_STATUSES, Decision, DecisionState, Report, utcnow
 from models.base import UTCDateTime
+from moderation.core import sla
 from moderation.core.queueing import QUEUE_NAMES, queue
-from moderation.review.queue import sla_hours
 
 HOURS = 24
 SLA_WINDOW_DAYS = 7
@@ -59,7 +59,8 @@ def queue_figures(
         entry = categories.setdefault(
             category, {"depth": 0, "oldest_hours": 0, "sla_met": 0, "sla_missed": 0}
         )
-        deadline = _aware(received_at) + timedelta(hours=sla_hours(config, category))
+        allowed = sla.sla_hours(config.get("SLA_HOURS"), category)
+        deadline = _aware(received_at) + timedelta(hours=allowed)
         entry["sla_met" if _aware(decided_at) <= deadline else "sla_missed"] += 1
     hours = [
         now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h)

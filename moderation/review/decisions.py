@@ -1,5 +1,6 @@
-"""The decision service: record a moderator's decision (one report or a whole cluster), undo it
-within a short window, and finalise it afterwards, running side effects only then.
+"""The decision service: record a moderator's decision (one report or a whole cluster) and undo
+it within a short window; moderation/review/finalize.py makes it final afterwards and runs its
+side effects only then.
 
 Design for several web processes and workers: a decision is written `pending` with
 `final_after = now + UNDO_SECONDS`. Undo and finalisation are each one guarded statement over the
@@ -9,9 +10,6 @@ side effect ever runs for an undone decision. Finalisation happens on every read
 truth (queue, item page, the platform status API: `finalize_due`) and in a periodic job, so a
 decision becomes final even if nobody looks; whichever process gets there first does the work.
 
-Extension point: later features (platform callbacks, bank additions, escalation cases) register
-effects with `register_effect`. In-transaction effects run inside the finalising transaction
-(write rows, e.g. an outbox); after-commit effects get the finalised decision ids (enqueue jobs).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -30,14 +28,13 @@ from models import (
     DecisionState,
     Report,
     ReportStatus,
-    ReviewClaim,
     Signal,
     SignalKind,
     utcnow,
 )
 from moderation.audit import events as audit
 from moderation.core.errors import ConflictError, NotFoundError, ValidationError
-from moderation.review.queue import extend_claim, require_claim
+from moderation.review.claims import extend_claim, require_claim
 
 
 @dataclass(frozen=True)
@@ -89,29 +86,6 @@ class Recorded:
     report_ids: list[int]
     skipped_report_ids: list[int]
     final_after: datetime
-
-
-InTransactionEffect = Callable[[Session, Decision, Report], None]
-AfterCommitEffect = Callable[[list[int]], None]
-_IN_TRANSACTION: list[tuple[str, InTransactionEffect]] = []
-_AFTER_COMMIT: list[tuple[str, AfterCommitEffect]] = []
-
-
-def register_effect(
-    name: str,
-    in_transaction: InTransactionEffect | None = None,
-    after_commit: AfterCommitEffect | None = None,
-) -> None:
-    """Run `in_transaction(session, decision, report)` inside every finalising transaction
-    (no commit; raise to roll the finalisation back so it is retried) and/or
-    `after_commit(decision_ids)` once it has committed (e.g. enqueue jobs by id). An after-commit
-    effect must survive its own failures (the decision is already final): keep an outbox row in
-    the in-transaction phase so a sweeper can redo what it could not. Registering the same name
-    again replaces it."""
-    for registry, effect in ((_IN_TRANSACTION, in_transaction), (_AFTER_COMMIT, after_commit)):
-        registry[:] = [(n, e) for n, e in registry if n != name]
-        if effect is not None:
-            registry.append((name, effect))  # type: ignore[arg-type]
 
 
 def has_bank_match(session: Session, report_id: int) -> bool:
@@ -272,7 +246,7 @@ def decide_cluster(
     return Recorded(batch_id, [report.id for report in taken], skipped, final_after)
 
 
-def _lock_batch(session: Session, batch_id: str) -> list[int]:
+def lock_batch(session: Session, batch_id: str) -> list[int]:
     """Lock the batch's pending rows in id order (PostgreSQL; SQLite has one writer anyway)."""
     return list(
         session.execute(
@@ -288,7 +262,7 @@ def undo(session: Session, batch_id: str, user_id: int) -> list[int]:
     """Delete our pending decisions of `batch_id` while the window is open; commits and returns
     the report ids given back. Raises ConflictError once the decisions are final (or gone)."""
     now = utcnow()
-    ids = _lock_batch(session, batch_id)
+    ids = lock_batch(session, batch_id)
     rows = (
         list(
             session.execute(
@@ -350,76 +324,3 @@ def latest_undoable(session: Session, user_id: int) -> tuple[str, datetime, list
         ).scalars()
     )
     return row.batch_id, row.final_after, sorted(report_ids)
-
-
-def _finalize_batch(session: Session, batch_id: str, now: datetime) -> list[int]:
-    ids = _lock_batch(session, batch_id)
-    if not ids:
-        session.rollback()
-        return []
-    flipped = session.execute(
-        update(Decision)
-        .where(
-            Decision.id.in_(ids),
-            Decision.state == DecisionState.PENDING.value,
-            Decision.final_after <= now,
-        )
-        .values(state=DecisionState.FINAL.value, finalized_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if flipped.rowcount != len(ids):
-        # The window is still open for part of it (or someone undid it meanwhile): not yet.
-        session.rollback()
-        return []
-    decisions = list(session.execute(select(Decision).where(Decision.id.in_(ids))).scalars())
-    for decision in decisions:
-        report = session.get(Report, decision.report_id)
-        if report is None:
-            continue
-        outcome = ACTIONS[decision.action].outcome
-        if report.status in OPEN_STATUSES:
-            report.status = outcome
-        session.execute(delete(ReviewClaim).where(ReviewClaim.report_id == report.id))
-        audit.record(
-            session,
-            "decision.final",
-            actor_kind="system",
-            object_type="report",
-            object_id=report.id,
-            details={
-                "decision_id": decision.id,
-                "action": decision.action,
-                "status": outcome.value,
-            },
-        )
-        for _name, effect in _IN_TRANSACTION:
-            effect(session, decision, report)
-    session.commit()
-    return ids
-
-
-def finalize_due(
-    session: Session, report_ids: Iterable[int] | None = None, limit: int = 200
-) -> list[int]:
-    """Finalise every pending batch whose window has passed (only those touching `report_ids`
-    when given); commits per batch and returns the finalised decision ids. Safe to call from
-    any number of processes at once."""
-    now = utcnow()
-    query = select(Decision.batch_id).where(
-        Decision.state == DecisionState.PENDING.value, Decision.final_after <= now
-    )
-    ids = list(report_ids) if report_ids is not None else None
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(Decision.report_id.in_(ids))
-    batches = list(dict.fromkeys(session.execute(query.limit(limit)).scalars()))
-    session.rollback()  # end the read so each batch gets its own short transaction
-    finalized: list[int] = []
-    for batch_id in batches:
-        if batch_id is not None:
-            finalized.extend(_finalize_batch(session, batch_id, now))
-    if finalized:
-        for _name, effect in _AFTER_COMMIT:
-            effect(finalized)
-    return finalized

@@ -1,10 +1,5 @@
-"""The review queue: filtered listing in priority order with SLA timers, per-category counts,
-neighbour navigation, and claims (leases) so two moderators never decide the same report.
-
-A claim is one row per report in `review_claims`, taken by a compare-and-set: an INSERT that does
-nothing when the row exists, else an UPDATE that only matches when the lease is ours or expired.
-Both are single statements, so the database decides every race, on PostgreSQL and SQLite alike.
-"""
+"""The review queue: filtered listing in priority order with SLA timers, per-category counts and
+neighbour navigation. Claims (who is reviewing what) live in moderation/review/claims.py."""
 
 from __future__ import annotations
 
@@ -13,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -23,15 +18,13 @@ from models import (
     Media,
     Platform,
     Report,
-    ReportStatus,
     ReviewClaim,
     Signal,
     SignalKind,
     User,
     utcnow,
 )
-from moderation.core.errors import ConflictError
-from moderation.core.locks import insert_for
+from moderation.core import sla
 
 AGE_CHOICES = (1, 6, 24, 72)  # "older than N hours" filter values
 LANGUAGES = ("ko", "en", "und")  # what triage's language guess can say (a filter)
@@ -104,14 +97,11 @@ class QueueListing:
     languages: list[str] = field(default_factory=list)
 
 
-def sla_hours(config: Mapping[str, Any], category: str) -> float:
-    """The SLA target in hours for `category` (config SLA_HOURS, with a "default" entry)."""
-    table = config.get("SLA_HOURS") or {}
-    return float(table.get(category, table.get("default", 72)))
-
-
 def sla_deadline(config: Mapping[str, Any], report: Report) -> datetime:
-    return report.received_at + timedelta(hours=sla_hours(config, report.category))
+    """The report's review deadline under config `SLA_HOURS` (see moderation/core/sla.py)."""
+    deadline = sla.sla_deadline(config.get("SLA_HOURS"), report.category, report.received_at)
+    assert deadline is not None, "a stored report always has received_at"
+    return deadline
 
 
 def _has_language() -> bool:
@@ -316,92 +306,3 @@ def neighbour(
         else (Report.priority.asc(), Report.received_at.desc(), Report.id.desc())
     )
     return session.execute(query.order_by(*order).limit(1)).scalar_one_or_none()
-
-
-# --- claims ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    acquired: bool
-    holder_user_id: int
-    holder_email: str | None
-    expires_at: datetime
-
-
-def _insert_claim(
-    session: Session, report_id: int, user_id: int, now: datetime, expires: datetime
-) -> bool:
-    values = {"report_id": report_id, "user_id": user_id, "claimed_at": now, "expires_at": expires}
-    result = session.execute(
-        insert_for(session, ReviewClaim)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["report_id"])
-    )
-    return result.rowcount == 1
-
-
-def claim(session: Session, report_id: int, user_id: int, minutes: float) -> ClaimResult:
-    """Lease `report_id` to `user_id` for `minutes`, renewing our own lease or taking over an
-    expired one; commits. When someone else holds a live lease, returns acquired=False with
-    who holds it. A queued report moves to `in_review` when claimed."""
-    now = utcnow()
-    expires = now + timedelta(minutes=minutes)
-    acquired = _insert_claim(session, report_id, user_id, now, expires)
-    if not acquired:
-        taken = session.execute(
-            update(ReviewClaim)
-            .where(
-                ReviewClaim.report_id == report_id,
-                or_(ReviewClaim.user_id == user_id, ReviewClaim.expires_at <= now),
-            )
-            .values(user_id=user_id, expires_at=expires)
-            .execution_options(synchronize_session=False)
-        )
-        acquired = taken.rowcount == 1
-    if acquired:
-        session.execute(
-            update(Report)
-            .where(Report.id == report_id, Report.status == ReportStatus.QUEUED.value)
-            .values(status=ReportStatus.IN_REVIEW.value)
-            .execution_options(synchronize_session=False)
-        )
-    session.commit()
-    row = session.execute(
-        select(ReviewClaim.user_id, ReviewClaim.expires_at, User.email)
-        .join(User, User.id == ReviewClaim.user_id)
-        .where(ReviewClaim.report_id == report_id)
-    ).one()
-    return ClaimResult(acquired, row.user_id, row.email, row.expires_at)
-
-
-def require_claim(session: Session, report_id: int, user_id: int, minutes: float) -> ClaimResult:
-    """Claim or renew, raising ConflictError (409) when another moderator holds the report."""
-    result = claim(session, report_id, user_id, minutes)
-    if not result.acquired:
-        raise ConflictError("another moderator is reviewing this report", code="claimed")
-    return result
-
-
-def extend_claim(session: Session, report_id: int, user_id: int, until: datetime) -> None:
-    """Keep our lease at least until `until` (a pending decision holds the report); no commit."""
-    session.execute(
-        update(ReviewClaim)
-        .where(
-            ReviewClaim.report_id == report_id,
-            ReviewClaim.user_id == user_id,
-            ReviewClaim.expires_at < until,
-        )
-        .values(expires_at=until)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def current_holder(session: Session, report_id: int) -> tuple[int, str] | None:
-    """(user id, email) of the live lease on `report_id`, if any."""
-    row = session.execute(
-        select(ReviewClaim.user_id, User.email)
-        .join(User, User.id == ReviewClaim.user_id)
-        .where(ReviewClaim.report_id == report_id, ReviewClaim.expires_at > utcnow())
-    ).first()
-    return (row[0], row[1]) if row else None

@@ -14,19 +14,23 @@ from models import Media, MediaReveal, utcnow
 from moderation.audit import events as audit
 from moderation.core.errors import ConflictError, NotFoundError
 from moderation.media.previews import Region
-from moderation.review import wellness
+from moderation.review import claims, wellness
 
 
 @dataclass(frozen=True)
 class RevealSettings:
     minutes: float
     wellness: wellness.WellnessSettings
+    # Revealing is acting on the item: a moderator who may decide it also claims it (when
+    # nobody else holds it) for this long. None: no claim (e.g. a liaison looking).
+    claim_minutes: float | None = None
 
 
 def reveal(
     session: Session, media: Media, user_id: int, region: Region | None, settings: RevealSettings
 ) -> MediaReveal:
-    """Record a reveal of `media` (audited, counted for wellness); commits.
+    """Record a reveal of `media` (audited, counted for wellness, claiming the item when
+    `settings.claim_minutes` is set and nobody else holds it); commits.
 
     Raises ConflictError (409, code `on_break`) while the user is on a wellness break.
     """
@@ -57,6 +61,8 @@ def reveal(
         },
     )
     wellness.count_reveal(session, user_id, settings.wellness)
+    if settings.claim_minutes is not None:
+        claims.claim(session, media.report_id, user_id, settings.claim_minutes)
     session.commit()
     return row
 

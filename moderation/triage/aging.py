@@ -20,10 +20,10 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from models import OPEN_STATUSES, Report, utcnow
+from moderation.core import sla
 from moderation.triage.pipeline import TriageSettings
 from moderation.triage.policy import PriorityInput, compute_priority
 from moderation.triage.rescoring import rescore_reports
-from moderation.triage.signals import sla_deadline
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,11 @@ def row_signature(
     """The row-derived part of the score the policy gives such a report at `now`.
 
     Computed by the policy itself, so this can never disagree with a full re-score."""
-    probe = Report(category=category, reporter_kind=reporter_kind, received_at=received_at)
     facts = PriorityInput(
         category=category,
         reporter_kind=reporter_kind,
         received_at=received_at,
-        sla_deadline=sla_deadline(probe, sla_hours),
+        sla_deadline=sla.sla_deadline(sla_hours, category, received_at),
         now=now,
     )
     _, reasons = compute_priority(facts, weights)

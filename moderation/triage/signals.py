@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ from models import (
 )
 from models.signals import MINOR_HINT
 from moderation.banks import matching as bank_match
+from moderation.core import sla
 from moderation.media.analysis import ImageAnalysis, VideoAnalysis
 from moderation.media.classifiers import (
     ClassifierError,
@@ -220,13 +221,6 @@ def bank_rows(media_id: int, matches: Iterable[BankMatchLike]) -> list[Signal]:
     ]
 
 
-def sla_deadline(report: Report, sla_hours: Mapping[str, Any]) -> datetime | None:
-    hours = sla_hours.get(report.category, sla_hours.get("default"))
-    if hours is None or report.received_at is None:
-        return None
-    return report.received_at + timedelta(hours=float(hours))
-
-
 def priority_facts(
     report: Report,
     signals: Sequence[Signal],
@@ -266,7 +260,7 @@ def priority_facts(
         channel_members=_members(report.context),
         cluster_reports=cluster_reports,
         received_at=report.received_at,
-        sla_deadline=sla_deadline(report, sla_hours),
+        sla_deadline=sla.sla_deadline(sla_hours, report.category, report.received_at),
         failed_media=sum(1 for media in report.media if media.state == MediaState.FAILED),
         now=now,
     )

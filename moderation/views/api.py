@@ -14,10 +14,9 @@ from moderation.core.errors import NotFoundError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
 from moderation.core.sealing import contact_key_for
-from moderation.intake import mastodon, platforms
+from moderation.intake import mastodon, platforms, status
 from moderation.intake import service as intake
 from moderation.media.store import media_store_for
-from moderation.review import item as reports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -105,4 +104,4 @@ def report_status(slug: str, report_id: int) -> Response:
     platform = platforms.authenticate_token(db.session, slug, request.headers.get("Authorization"))
     if report_id > _MAX_REPORT_ID:  # larger than the id column: it cannot exist
         raise NotFoundError("no such report")
-    return jsonify(reports.report_status(db.session, platform, report_id))
+    return jsonify(status.report_status(db.session, platform, report_id))

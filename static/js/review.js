@@ -76,6 +76,10 @@
       if (reveal) { reveal.click(); return true; }
     }
     if (key === "u") { submitForm(document.querySelector("[data-undo-form]")); return true; }
+    if (key === "h") {
+      var hold = document.querySelector("[data-key-hold]");
+      if (hold) { hold.click(); return true; }
+    }
     if (key === "j") { window.location.assign(item.dataset.nextUrl); return true; }
     if (key === "k") { window.location.assign(item.dataset.prevUrl); return true; }
     if (key === "q") { window.location.assign(item.dataset.queueUrl); return true; }
@@ -167,6 +171,21 @@
         if (status && status.on_break) { window.location.reload(); }
       });
     }, HEARTBEAT_MS);
+  }
+
+  // --- give the claim back when the moderator leaves the item ------------------------------
+  // Not when a form of this page is submitted (reveal, decide, release): those act on the item
+  // and decide about the claim themselves.
+  var submitting = false;
+  document.addEventListener("submit", function () { submitting = true; });
+  if (item && item.dataset.releaseUrl && csrf && navigator.sendBeacon) {
+    window.addEventListener("pagehide", function () {
+      if (submitting) { return; }
+      var body = new FormData();
+      body.append("csrf_token", csrf.content);
+      body.append("beacon", "1");
+      navigator.sendBeacon(item.dataset.releaseUrl, body);
+    });
   }
 
   // Handlers are attached: lets a browser test wait for this rather than race a deferred script.

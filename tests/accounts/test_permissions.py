@@ -43,6 +43,7 @@ EXPECTED_ALLOWED = {
         "escalate",
         "view_dashboard",
         "view_contact",
+        "take_over_claim",
     },
     "liaison": {"view_report", "reveal_media", "view_cases", "export_evidence", "view_contact"},
     "admin": {action.value for action in Action},

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from models import AuditEvent, Decision, DecisionState, Report, ReportStatus, ReviewClaim, utcnow
 from moderation.core.db import db
 from moderation.core.errors import ConflictError
-from moderation.review import decisions
+from moderation.review import claims, decisions, finalize
 from tests.factories import csrf_token, login, make_user
 from tests.review.review_factories import image_report, make_report
 
@@ -47,52 +47,52 @@ def _decide(client, report_id: int, action: str, **extra: str):
 def test_decision_is_pending_then_final_with_side_effects(app, client):
     make_user(app)
     report_id = image_report(app)
-    seen: list[tuple[int, str]] = []
-    decisions.register_effect("test", in_transaction=lambda s, d, r: seen.append((r.id, d.action)))
-    try:
-        login(client)
-        assert _decide(client, report_id, "remove.ncii").status_code == 302
-        assert _status(app, report_id) == ReportStatus.IN_REVIEW
-        assert seen == []
-        page = client.get(f"/review/{report_id}").get_data(as_text=True)
-        assert "data-undo-form" in page and "waiting for its undo window" in page
-        _expire_windows(app)
-        client.get("/")  # any queue read finalises what is due
-        assert _status(app, report_id) == ReportStatus.DECIDED
-        assert seen == [(report_id, "remove.ncii")]
-        with app.app_context():
-            decision = db.session.execute(select(Decision)).scalar_one()
-            assert decision.state == DecisionState.FINAL and decision.finalized_at is not None
-            assert db.session.execute(select(ReviewClaim)).first() is None
-        with app.app_context():
-            assert decisions.finalize_due(db.session) == []  # nothing twice
-        assert seen == [(report_id, "remove.ncii")]
-        assert {"decision.record", "decision.final"} <= set(_actions(app))
-    finally:
-        decisions.register_effect("test")
+    login(client)
+    assert _decide(client, report_id, "remove.ncii").status_code == 302
+    assert _status(app, report_id) == ReportStatus.IN_REVIEW
+    assert "decision.final" not in _actions(app)
+    page = client.get(f"/review/{report_id}").get_data(as_text=True)
+    assert "data-undo-form" in page and "waiting for its undo window" in page
+    _expire_windows(app)
+    client.get("/")  # any queue read finalises what is due
+    assert _status(app, report_id) == ReportStatus.DECIDED
+    with app.app_context():
+        decision = db.session.execute(select(Decision)).scalar_one()
+        assert decision.state == DecisionState.FINAL and decision.finalized_at is not None
+        assert db.session.execute(select(ReviewClaim)).first() is None
+    with app.app_context():
+        assert finalize.finalize_due(db.session) == []  # nothing twice
+    assert _actions(app).count("decision.final") == 1
+    assert "decision.record" in _actions(app)
+
+
+def test_finalising_refuses_a_session_with_uncommitted_work(app):
+    """It commits per batch: run first, as its own unit of work, never inside another."""
+    report_id = make_report(app)
+    with app.app_context():
+        db.session.get(Report, report_id).priority = 1
+        with pytest.raises(RuntimeError, match="own unit of work"):
+            finalize.finalize_due(db.session)
+        db.session.rollback()
 
 
 def test_undo_within_the_window_deletes_the_decision(app, client):
     make_user(app)
     report_id = image_report(app)
-    seen: list[int] = []
-    decisions.register_effect("test", in_transaction=lambda s, d, r: seen.append(d.id))
-    try:
-        login(client)
-        _decide(client, report_id, "no_violation")
-        page = client.get(f"/review/{report_id}").get_data(as_text=True)
-        undo_url = re.search(r'action="(/review/undo/[^"]+)"', page).group(1)
-        assert client.post(undo_url, data={"csrf_token": csrf_token(page)}).status_code == 302
-        with app.app_context():
-            assert db.session.execute(select(Decision)).first() is None
-        _expire_windows(app)
-        client.get("/")
-        assert seen == [] and _status(app, report_id) == ReportStatus.IN_REVIEW
-        assert "decision.undo" in _actions(app)
-        # The report can be decided again.
-        assert _decide(client, report_id, "escalate").status_code == 302
-    finally:
-        decisions.register_effect("test")
+    login(client)
+    _decide(client, report_id, "no_violation")
+    page = client.get(f"/review/{report_id}").get_data(as_text=True)
+    undo_url = re.search(r'action="(/review/undo/[^"]+)"', page).group(1)
+    assert client.post(undo_url, data={"csrf_token": csrf_token(page)}).status_code == 302
+    with app.app_context():
+        assert db.session.execute(select(Decision)).first() is None
+    _expire_windows(app)
+    client.get("/")
+    assert "decision.final" not in _actions(app)
+    assert _status(app, report_id) == ReportStatus.IN_REVIEW
+    assert "decision.undo" in _actions(app)
+    # The report can be decided again.
+    assert _decide(client, report_id, "escalate").status_code == 302
 
 
 def test_undo_after_the_window_is_refused(app, client):
@@ -143,6 +143,8 @@ def test_bad_or_conflicting_decisions_are_refused(app, client):
     login(client, "a@example.org")
     assert _decide(client, report_id, "delete_everything").status_code == 422
     assert _decide(client, report_id, "remove.ncii", without_viewing="1").status_code == 422
+    page = client.get(f"/review/{report_id}").get_data(as_text=True)
+    client.post(f"/review/{report_id}/claim", data={"csrf_token": csrf_token(page)})
     other = app.test_client()
     login(other, "b@example.org")
     page = other.get("/").get_data(as_text=True)
@@ -173,11 +175,9 @@ def test_senior_decides_a_whole_cluster_at_once(app, client):
     held = make_report(app, cluster_id=3)
     elsewhere = make_report(app)
     with app.app_context():
-        from moderation.review import queue as review
-
-        review.claim(db.session, held, holder, 5)
+        claims.hold(db.session, held, holder, 5)
     login(client, "senior@example.org")
-    response = _decide(client, ids[0], "remove.ncii", cluster="1", next="1")
+    response = _decide(client, ids[0], "remove.ncii", cluster="1")
     assert response.status_code == 302
     _expire_windows(app)
     client.get("/")

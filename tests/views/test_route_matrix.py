@@ -100,6 +100,10 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("review.item", "GET"): allow(CSAM, OK, denied=UNKNOWN),
     ("review.next_item", "GET"): allow(QUEUE, {302}, denied=UNKNOWN | DENIED),
     ("review.decide", "POST"): allow(CSAM, PAGE_POST, denied=UNKNOWN | DENIED),
+    ("review.claim", "POST"): allow(CSAM, {302}, denied=UNKNOWN | DENIED),
+    ("review.release", "POST"): allow(CSAM, {302}, denied=UNKNOWN),
+    # Taking over another's claim: seniors and admins (moderators and liaisons: 403).
+    ("review.take_over", "POST"): allow(CSAM, {302}),
     ("review.preview", "GET"): allow(CSAM, OK, denied=UNKNOWN),
     ("review.reveal", "POST"): allow(CSAM, PAGE_POST, denied=UNKNOWN | DENIED),
     # Sealed contact data: senior, liaison (escalated reports only) and admin.
