@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # ("" turns classification off); extra manifest folders, os.pathsep-separated.
     "CLASSIFIER_MODEL": "nudenet-320n",
     "CLASSIFIER_MANIFEST_DIRS": "",
+    # Operator model folders (os.pathsep-separated, searched after the built-in manifests) and
+    # ONNX threads per session; MODERATION_MODELS_DIR / MODERATION_ONNX_THREADS as before.
+    "MODELS_DIR": "",
+    "ONNX_THREADS": 1,
     "VIDEO_MAX_BYTES": 200 * 1024 * 1024,
     "VIDEO_MAX_SECONDS": 1800,
     "VIDEO_DEADLINE_SECONDS": 120,
@@ -85,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
     "BANK_INDEX_COMPACT_AT": 50_000,
     "BANK_INDEX_REBUILD_SECONDS": 6 * 3600,
     "CRON_BANK_INDEX_INTERVAL_SECONDS": 300,
+    # Re-score waiting reports as they age against their SLA (moderation/triage/aging.py).
+    "CRON_RESCORE_INTERVAL_SECONDS": 300,
     # Review (see moderation/review/queue.py, decisions.py, wellness.py).
     # SLA target per category in hours; "default" covers categories not listed.
     "SLA_HOURS": {

@@ -30,7 +30,7 @@ def periodic_jobs(config: Mapping[str, Any]) -> list[tuple[JobSpec, int]]:
         (SEAL_AUDIT_LOG, int(config["CRON_AUDIT_SEAL_INTERVAL_SECONDS"])),
         (MAINTAIN_BANK_INDEX, int(config.get("CRON_BANK_INDEX_INTERVAL_SECONDS", 300))),
         (FINALIZE_DECISIONS, int(config.get("CRON_FINALIZE_INTERVAL_SECONDS", 10))),
-        (RESCORE_AGING_REPORTS, int(config.get("CRON_RESCORE_INTERVAL_SECONDS", 300))),
+        (RESCORE_AGING_REPORTS, int(config["CRON_RESCORE_INTERVAL_SECONDS"])),
     ]
 
 

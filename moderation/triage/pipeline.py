@@ -37,6 +37,7 @@ from models import (
 from moderation.audit import events as audit
 from moderation.media.analysis import ImageAnalysis, MediaAnalysisError, VideoAnalysis
 from moderation.media.analysis import analyse as analyse_bytes
+from moderation.media.classifiers import ManifestError
 from moderation.media.fetching import FetchPolicy, policy_from_config
 from moderation.media.imaging import ImageLimits
 from moderation.media.store import MediaStore, MediaStoreError
@@ -46,6 +47,14 @@ from moderation.triage.media_fetch import TransientFetchError, fetch_media
 from moderation.triage.policy import compute_priority, reshare_points
 
 log = logging.getLogger(__name__)
+
+
+def _threads(value: Any) -> int:
+    """ONNX threads from config (an int, or its text from the environment); ManifestError."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ManifestError("ONNX_THREADS must be a positive integer") from None
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,17 @@ class TriageSettings:
     # None turns the classifier off.
     classifier_model: str | None = "nudenet-320n"
     classifier_dirs: tuple[Path, ...] = ()
+    classifier_threads: int = 1
     sla_hours: Mapping[str, Any] = field(default_factory=lambda: {"default": 72})
     # None: clusters by exact SHA-256 only (no media PDQ index).
     cluster_settings: clusters.ClusterSettings | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> TriageSettings:
-        dirs = str(config.get("CLASSIFIER_MANIFEST_DIRS") or "")
+        # Operator model folders: MODELS_DIR (the documented MODERATION_MODELS_DIR) first.
+        dirs = os.pathsep.join(
+            str(config.get(key) or "") for key in ("MODELS_DIR", "CLASSIFIER_MANIFEST_DIRS")
+        )
         return cls(
             image_limits=ImageLimits(
                 max_pixels=int(config["IMAGE_MAX_PIXELS"]),
@@ -88,6 +101,7 @@ class TriageSettings:
             video_samples=int(config["VIDEO_CLASSIFIER_FRAMES"]),
             classifier_model=str(config.get("CLASSIFIER_MODEL") or "") or None,
             classifier_dirs=tuple(Path(p) for p in dirs.split(os.pathsep) if p),
+            classifier_threads=_threads(config["ONNX_THREADS"]),
             sla_hours=dict(config.get("SLA_HOURS") or {"default": 72}),
             cluster_settings=clusters.ClusterSettings(
                 index_dir=clusters.index_directory(
@@ -169,7 +183,11 @@ def analyse_media(
     del data  # the plaintext is not needed past this point
     if settings.classifier_model:
         outcome.found += signals.classify(
-            media.id, outcome.analysis, settings.classifier_model, settings.classifier_dirs
+            media.id,
+            outcome.analysis,
+            settings.classifier_model,
+            settings.classifier_dirs,
+            settings.classifier_threads,
         )
     outcome.found += signals.bank_signals(session, media.id, outcome.analysis)
     return outcome

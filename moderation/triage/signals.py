@@ -165,6 +165,7 @@ def classify(
     analysis: ImageAnalysis | VideoAnalysis,
     model: str,
     manifest_dirs: Sequence[Path] = (),
+    threads: int = 1,
 ) -> list[Signal]:
     """Run the classifier on the image's small copy, or on each sampled video frame.
 
@@ -172,7 +173,7 @@ def classify(
     cannot load or run becomes a "classifier_error" signal, so the report still reaches review
     and the moderator sees it was not classified."""
     try:
-        registry = default_registry(extra_dirs=manifest_dirs)
+        registry = default_registry(extra_dirs=manifest_dirs, intra_op_threads=threads)
         if isinstance(analysis, ImageAnalysis):
             small = analysis.classifier_image
             result = classify_image(small, model, registry)

@@ -224,23 +224,35 @@ def test_session_is_built_once_per_process_and_threads_are_bounded():
         ModelRegistry([BUILTIN_MANIFEST_DIR], intra_op_threads=0)
 
 
-def test_default_registry_is_cached_and_takes_operator_dirs(tmp_path: Path, monkeypatch):
-    monkeypatch.delenv("MODERATION_MODELS_DIR", raising=False)
-    monkeypatch.delenv("MODERATION_ONNX_THREADS", raising=False)
+def test_default_registry_is_cached_and_takes_operator_dirs(tmp_path: Path):
     assert default_registry() is default_registry()
     assert NUDENET in default_registry().names()
 
     shutil.copyfile(_nudenet_dir() / "320n.onnx", tmp_path / "320n.onnx")
     _write_manifest(tmp_path, name="operator-model", file="320n.onnx")
-    monkeypatch.setenv("MODERATION_MODELS_DIR", str(tmp_path))
-    monkeypatch.setenv("MODERATION_ONNX_THREADS", "2")
-    operator_registry = default_registry()
+    operator_registry = default_registry(extra_dirs=[tmp_path], intra_op_threads=2)
 
     assert operator_registry.names() == ["nudenet-320n", "operator-model"]
     assert operator_registry.intra_op_threads == 2
-    monkeypatch.setenv("MODERATION_ONNX_THREADS", "many")
     with pytest.raises(ManifestError):
-        default_registry()
+        default_registry(intra_op_threads=0)
+
+
+def test_operator_model_folders_and_threads_come_from_config(tmp_path: Path, monkeypatch):
+    """MODERATION_MODELS_DIR and MODERATION_ONNX_THREADS reach triage through the config
+    layers like every other setting; the registry reads no environment of its own."""
+    from moderation import create_app
+    from moderation.triage.pipeline import TriageSettings
+
+    monkeypatch.setenv("MODERATION_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("MODERATION_ONNX_THREADS", "2")
+    app = create_app({"TESTING": True, "SECRET_KEY": "k" * 48, "DATABASE_URL": "sqlite://"})
+    settings = TriageSettings.from_config(app.config, app.instance_path)
+    assert settings.classifier_dirs[0] == tmp_path and settings.classifier_threads == 2
+    monkeypatch.setenv("MODERATION_ONNX_THREADS", "many")
+    app = create_app({"TESTING": True, "SECRET_KEY": "k" * 48, "DATABASE_URL": "sqlite://"})
+    with pytest.raises(ManifestError):
+        TriageSettings.from_config(app.config, app.instance_path)
 
 
 # --- the detector on generated images ---------------------------------------------------------

@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nudenet-320n"
 BUILTIN_MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
-MODELS_DIR_ENV = "MODERATION_MODELS_DIR"
-THREADS_ENV = "MODERATION_ONNX_THREADS"
 
 # NudeNet's labels behind the key signal for an identifiable person; used when an
 # ImageClassification is built without a manifest (the manifest's "signals" win otherwise).
@@ -334,18 +332,18 @@ _default_registries: dict[tuple[int, tuple[Path, ...], int], ModelRegistry] = {}
 _default_lock = threading.Lock()
 
 
-def default_registry(
-    extra_dirs: Iterable[Path] = (), intra_op_threads: int | None = None
-) -> ModelRegistry:
-    """This process's registry of the built-in manifests, the operator directories in
-    ``MODERATION_MODELS_DIR`` (``os.pathsep``-separated) and ``extra_dirs``, in that order.
-
-    Threads come from ``intra_op_threads``, else ``MODERATION_ONNX_THREADS``, else 1. Cached
-    per process and arguments; a forked child builds its own.
+def default_registry(extra_dirs: Iterable[Path] = (), intra_op_threads: int = 1) -> ModelRegistry:
+    """This process's registry of the built-in manifests and the operator's ``extra_dirs``
+    (config ``MODELS_DIR`` and ``CLASSIFIER_MANIFEST_DIRS``), in that order, with
+    ``intra_op_threads`` ONNX threads per session (config ``ONNX_THREADS``). Cached per process
+    and arguments; a forked child builds its own. Raises ManifestError for threads below 1.
     """
-    env_dirs = [Path(p) for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p]
-    dirs = (BUILTIN_MANIFEST_DIR, *env_dirs, *(Path(d) for d in extra_dirs))
-    threads = intra_op_threads if intra_op_threads is not None else _env_threads()
+    if isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int):
+        raise ManifestError("ONNX_THREADS must be a positive integer")
+    if intra_op_threads < 1:
+        raise ManifestError("ONNX_THREADS must be a positive integer")
+    dirs = (BUILTIN_MANIFEST_DIR, *(Path(d) for d in extra_dirs))
+    threads = intra_op_threads
     pid = os.getpid()
     key = (pid, dirs, threads)
     registry = _default_registries.get(key)
@@ -357,17 +355,6 @@ def default_registry(
         if key not in _default_registries:
             _default_registries[key] = ModelRegistry(dirs, intra_op_threads=threads)
         return _default_registries[key]
-
-
-def _env_threads() -> int:
-    raw = os.environ.get(THREADS_ENV, "1")
-    try:
-        threads = int(raw)
-    except ValueError:
-        raise ManifestError(f"{THREADS_ENV} must be a positive integer") from None
-    if threads < 1:
-        raise ManifestError(f"{THREADS_ENV} must be a positive integer")
-    return threads
 
 
 def classify_image(
