@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from moderation.core.i18n import init_i18n
     from moderation.core.limits import init_limiter
     from moderation.core.security_headers import register_security_headers
+    from moderation.settings import init_settings
 
     root = Path(__file__).resolve().parent.parent
     app = Flask(
@@ -27,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(root / "static"),
     )
     load_config(app, test_config)
+    init_settings(app)
 
     db.init_app(app)
     csrf.init_app(app)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from rq import get_current_job
 
@@ -11,6 +10,7 @@ from moderation.audit import events as audit
 from moderation.core.db import db
 from moderation.core.redis_conn import get_redis
 from moderation.media.store import media_store_for
+from moderation.settings import settings_for
 from moderation.triage import pipeline as triage
 from moderation.triage import sweeper
 from workers.context import app_context
@@ -31,7 +31,7 @@ def triage_report(report_id: int) -> str:
             db.session,
             media_store_for(app.config),
             int(report_id),
-            triage.TriageSettings.from_config(app.config, app.instance_path),
+            settings_for(app).triage,
         )
 
 
@@ -40,7 +40,7 @@ def rescore_report(report_id: int) -> bool:
     from moderation.triage.rescoring import rescore_reports
 
     with app_context() as app:
-        settings = triage.TriageSettings.from_config(app.config, app.instance_path)
+        settings = settings_for(app).triage
         return bool(rescore_reports(db.session, settings, [int(report_id)]))
 
 
@@ -55,12 +55,7 @@ def seal_audit_log() -> int:
 def sweep_pending() -> list[int]:
     """Re-enqueue reports that were acknowledged but never triaged."""
     with app_context() as app:
-        enqueued = sweeper.sweep_pending(
-            db.session,
-            get_redis(),
-            timedelta(seconds=int(app.config["SWEEP_PENDING_AFTER_SECONDS"])),
-            timedelta(seconds=int(app.config["TRIAGE_STALE_AFTER_SECONDS"])),
-        )
+        enqueued = sweeper.sweep_pending(db.session, get_redis(), settings_for(app).sweep)
         log.info("[%s] sweeper re-enqueued %d report(s)", _job_id(), len(enqueued))
         return enqueued
 
@@ -98,7 +93,7 @@ def rescore_aging_reports() -> int:
     from moderation.triage import aging
 
     with app_context() as app:
-        settings = triage.TriageSettings.from_config(app.config, app.instance_path)
+        settings = settings_for(app).triage
         rescored = aging.rescore_aging_reports(db.session, settings)
         log.info("[%s] re-scored %d aging report(s)", _job_id(), len(rescored))
         return len(rescored)

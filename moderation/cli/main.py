@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -172,15 +171,10 @@ def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
 def sweep(as_json: bool) -> None:
     """Re-enqueue reports acknowledged but not triaged (the outbox sweeper), once."""
     from moderation.core.redis_conn import get_redis
+    from moderation.settings import settings_for
     from moderation.triage.sweeper import sweep_pending
 
-    config = current_app.config
-    enqueued = sweep_pending(
-        db.session,
-        get_redis(),
-        timedelta(seconds=int(config["SWEEP_PENDING_AFTER_SECONDS"])),
-        timedelta(seconds=int(config["TRIAGE_STALE_AFTER_SECONDS"])),
-    )
+    enqueued = sweep_pending(db.session, get_redis(), settings_for(current_app).sweep)
     click.echo(
         json.dumps({"enqueued": enqueued}) if as_json else f"re-enqueued {len(enqueued)} report(s)"
     )

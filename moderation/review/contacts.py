@@ -46,7 +46,7 @@ def open_contacts(
     session: Session, key: bytes, report: Report, user_id: int
 ) -> list[OpenedContact]:
     """Unseal every contact row of `report` for `user_id` (already authorised by the caller)
-    and record that they were opened; the caller commits. A row that does not authenticate
+    and record that they were opened; commits. A row that does not authenticate
     (tampered, or sealed under another key) is reported as unreadable, not shown."""
     rows = session.execute(
         select(SealedContact).where(SealedContact.report_id == report.id).order_by(SealedContact.id)
@@ -68,6 +68,7 @@ def open_contacts(
         object_id=report.id,
         details={"purposes": sorted({c.purpose for c in opened}), "unreadable": unreadable},
     )
+    session.commit()
     return opened
 
 

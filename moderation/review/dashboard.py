@@ -28,7 +28,7 @@ FAILED_SHOWN = 50
 
 
 def queue_figures(
-    session: Session, config: Mapping[str, Any], visible: ColumnElement[bool]
+    session: Session, sla_hours: Mapping[str, Any], visible: ColumnElement[bool]
 ) -> dict[str, Any]:
     """JSON-ready figures for the charts. Per category: depth, oldest age (hours), SLA met and
     missed among reports finally decided in the last week; decisions per hour for a day."""
@@ -59,7 +59,7 @@ def queue_figures(
         entry = categories.setdefault(
             category, {"depth": 0, "oldest_hours": 0, "sla_met": 0, "sla_missed": 0}
         )
-        allowed = sla.sla_hours(config.get("SLA_HOURS"), category)
+        allowed = sla.sla_hours(sla_hours, category)
         deadline = _aware(received_at) + timedelta(hours=allowed)
         entry["sla_met" if _aware(decided_at) <= deadline else "sla_missed"] += 1
     hours = [

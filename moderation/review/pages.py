@@ -20,7 +20,8 @@ from moderation.media.previews import PreviewOptions
 from moderation.review import claims, contacts, decisions, reveals, wellness
 from moderation.review.finalize import finalize_due
 from moderation.review.item import ItemView, item_view
-from moderation.review.queue import QueueListing, list_queue, sla_deadline
+from moderation.review.queue import QueueFilters, QueueListing, list_queue, sla_deadline
+from moderation.review.settings import ReviewSettings
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,7 @@ class ItemPage:
     def on_break_for_this_item(self) -> bool:
         """On a break, image items are served only when a bank match lets them be decided
         unseen."""
-        return (
-            self.view.has_media and not self.wellness.images_allowed and not self.view.bank_match
-        )
+        return self.view.has_media and not self.wellness.images_allowed and not self.view.bank_match
 
     @property
     def held_by_me(self) -> bool:
@@ -81,7 +80,8 @@ def open_item(
     session: Session,
     report_id: int,
     user: Any,
-    config: Any,
+    review: ReviewSettings,
+    wellness_settings: wellness.WellnessSettings,
 ) -> ItemPage:
     """The item page of `report_id` for `user` (the signed-in moderator); commits once.
 
@@ -91,15 +91,14 @@ def open_item(
     view = item_view(session, report_id, visible_reports_clause(user))
     report = view.report
     require(user, Action.VIEW_REPORT, report)
-    settings = wellness.WellnessSettings.from_config(config)
     page = ItemPage(
         view=view,
         holder=claims.current_holder(session, report.id),
         viewer_id=user.id,
-        sla_deadline=sla_deadline(config, report),
+        sla_deadline=sla_deadline(review.sla_hours, report),
         prefs=wellness.preferences(session, user.id),
         revealed=reveals.active_reveals(session, report.id, user.id),
-        wellness=wellness.status(session, user.id, settings),
+        wellness=wellness.status(session, user.id, wellness_settings),
         undoable=decisions.latest_undoable(session, user.id),
         contact_purposes=contacts.purposes_held(session, report.id),
         may=ItemPermissions(
@@ -128,14 +127,21 @@ class QueuePage:
     undoable: tuple[str, datetime, list[int]] | None
 
 
-def open_queue(session: Session, user: Any, config: Any, filters: Any, page: int) -> QueuePage:
+def open_queue(
+    session: Session,
+    user: Any,
+    review: ReviewSettings,
+    wellness_settings: wellness.WellnessSettings,
+    filters: QueueFilters,
+    page: int,
+) -> QueuePage:
     """The queue page for `user`: finalises what is due, lists the (filtered) queue and records
     the look (`queue.view`, with the report ids shown); commits once."""
     finalize_due(session)
-    status = wellness.status(session, user.id, wellness.WellnessSettings.from_config(config))
+    status = wellness.status(session, user.id, wellness_settings)
     listing = list_queue(
         session,
-        config,
+        review.sla_hours,
         user.id,
         visible_reports_clause(user),
         filters,

@@ -97,9 +97,9 @@ class QueueListing:
     languages: list[str] = field(default_factory=list)
 
 
-def sla_deadline(config: Mapping[str, Any], report: Report) -> datetime:
-    """The report's review deadline under config `SLA_HOURS` (see moderation/core/sla.py)."""
-    deadline = sla.sla_deadline(config.get("SLA_HOURS"), report.category, report.received_at)
+def sla_deadline(sla_hours: Mapping[str, Any], report: Report) -> datetime:
+    """The report's review deadline under the SLA table (see moderation/core/sla.py)."""
+    deadline = sla.sla_deadline(sla_hours, report.category, report.received_at)
     assert deadline is not None, "a stored report always has received_at"
     return deadline
 
@@ -156,7 +156,7 @@ def _order() -> tuple[Any, ...]:
 
 def list_queue(
     session: Session,
-    config: Mapping[str, Any],
+    sla_hours: Mapping[str, Any],
     user_id: int,
     visible: ColumnElement[bool],
     filters: QueueFilters,
@@ -205,7 +205,7 @@ def list_queue(
         )
     items = []
     for report in reports:
-        deadline = sla_deadline(config, report)
+        deadline = sla_deadline(sla_hours, report)
         holder = holders.get(report.id)
         items.append(
             QueueItem(

@@ -6,7 +6,10 @@ reports whose triage worker died mid-job (left in `triaging` past the stale limi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from redis import Redis
 from sqlalchemy import or_, select
@@ -37,12 +40,26 @@ def pending_reports(
     return [(int(row[0]), str(row[1])) for row in rows]
 
 
-def sweep_pending(
-    session: Session, redis: Redis, older_than: timedelta, stale_after: timedelta
-) -> list[int]:
+@dataclass(frozen=True)
+class SweepSettings:
+    """A report is rescued once pending `older_than`, or triaging for `stale_after` (a worker
+    that died mid-job)."""
+
+    older_than: timedelta
+    stale_after: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SweepSettings:
+        return cls(
+            timedelta(seconds=int(config["SWEEP_PENDING_AFTER_SECONDS"])),
+            timedelta(seconds=int(config["TRIAGE_STALE_AFTER_SECONDS"])),
+        )
+
+
+def sweep_pending(session: Session, redis: Redis, settings: SweepSettings) -> list[int]:
     """Enqueue triage for every pending report not already waiting, on the queue intake would
     have chosen (triage/lane.py); returns the ids enqueued."""
-    pending = pending_reports(session, older_than, stale_after)
+    pending = pending_reports(session, settings.older_than, settings.stale_after)
     urgent = urgent_reports(session, pending)
     enqueued = []
     for report_id, _ in pending:

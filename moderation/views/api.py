@@ -13,10 +13,10 @@ from moderation.core.db import db
 from moderation.core.errors import NotFoundError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
-from moderation.core.sealing import contact_key_for
 from moderation.intake import mastodon, platforms, status
 from moderation.intake import service as intake
 from moderation.media.store import media_store_for
+from moderation.settings import settings_for
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -45,16 +45,6 @@ _webhook_rate = limiter.shared_limit(
 )
 
 
-def _limits() -> intake.IntakeLimits:
-    config = current_app.config
-    return intake.IntakeLimits(
-        max_media=int(config["MAX_MEDIA_PER_REPORT"]),
-        max_media_bytes=int(config["MAX_MEDIA_BYTES"]),
-        tolerance_seconds=int(config["WEBHOOK_TOLERANCE_SECONDS"]),
-        internal_slugs=(str(config["PORTAL_PLATFORM_SLUG"]),),
-    )
-
-
 @bp.post("/platforms/<slug>/reports")
 @_webhook_rate
 def receive_report(slug: str) -> tuple[Response, int]:
@@ -68,7 +58,7 @@ def receive_report(slug: str) -> tuple[Response, int]:
         slug,
         {name: request.headers.get(name) for name in _SIGNATURE_HEADERS},
         request.get_data(cache=False),
-        _limits(),
+        settings_for(current_app).intake,
     )
     return jsonify(result.body), result.status_code
 
@@ -78,20 +68,14 @@ def receive_report(slug: str) -> tuple[Response, int]:
 def receive_mastodon(slug: str) -> tuple[Response, int]:
     """Mastodon admin webhook. 401 bad X-Hub-Signature, 404 unknown or non-Mastodon platform,
     400/422 bad body, 413 oversize, 429 over the rate, 202 accepted, 200 for ignored events."""
-    config = current_app.config
-    settings = mastodon.MastodonSettings(
-        max_media=int(config["MAX_MEDIA_PER_REPORT"]),
-        keep_reporter_pii=bool(config["MASTODON_KEEP_REPORTER_PII"]),
-        contact_key=contact_key_for(config),
-    )
     result = mastodon.receive_mastodon(
         db.session,
-        media_store_for(config),
+        media_store_for(current_app.config),
         get_redis(),
         slug,
         request.headers.get("X-Hub-Signature"),
         request.get_data(cache=False),
-        settings,
+        settings_for(current_app).mastodon,
     )
     return jsonify(result.body), result.status_code
 

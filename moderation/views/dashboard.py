@@ -9,6 +9,7 @@ from moderation.accounts.permissions import Action, permission_required, visible
 from moderation.core.db import db
 from moderation.core.redis_conn import get_redis
 from moderation.review import dashboard
+from moderation.settings import settings_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -18,7 +19,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 def index() -> str:
     """Queue depth, oldest item, decisions per hour and SLA compliance, per category."""
     figures = dashboard.queue_figures(
-        db.session, current_app.config, visible_reports_clause(current_user)
+        db.session, settings_for(current_app).review.sla_hours, visible_reports_clause(current_user)
     )
     return render_template("dashboard/index.html", figures=figures)
 

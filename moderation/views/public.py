@@ -27,9 +27,9 @@ from moderation.core.db import db
 from moderation.core.errors import ValidationError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
-from moderation.core.sealing import contact_key_for
 from moderation.intake import portal as victim_reports
 from moderation.media.store import media_store_for
+from moderation.settings import settings_for
 
 bp = Blueprint("public", __name__, url_prefix="/portal")
 
@@ -83,14 +83,7 @@ def _too_many() -> str:
 
 
 def _settings() -> victim_reports.PortalSettings:
-    config = current_app.config
-    return victim_reports.PortalSettings(
-        platform_slug=str(config["PORTAL_PLATFORM_SLUG"]),
-        max_uploads=int(config["PORTAL_MAX_UPLOADS"]),
-        max_upload_bytes=int(config["PORTAL_MAX_UPLOAD_BYTES"]),
-        max_links=int(config["PORTAL_MAX_LINKS"]),
-        contact_key=contact_key_for(config),
-    )
+    return settings_for(current_app).portal
 
 
 _ERROR_WORDS = {

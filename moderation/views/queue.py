@@ -9,6 +9,7 @@ from moderation.accounts.permissions import Action, permission_required
 from moderation.core.db import db
 from moderation.review import pages
 from moderation.review.queue import AGE_CHOICES, QueueFilters
+from moderation.settings import settings_for
 
 bp = Blueprint("queue", __name__)
 
@@ -20,7 +21,10 @@ def index() -> str:
     the queue (liaisons) get 403."""
     filters = QueueFilters.from_args(request.args)
     number = request.args.get("page", default=1, type=int) or 1
-    page = pages.open_queue(db.session, current_user, current_app.config, filters, number)
+    settings = settings_for(current_app)
+    page = pages.open_queue(
+        db.session, current_user, settings.review, settings.wellness, filters, number
+    )
     return render_template(
         "queue/index.html",
         listing=page.listing,

@@ -23,7 +23,7 @@ def test_triage_and_the_queue_agree_without_a_default_entry():
     for category, hours in (("ncii", 12), ("doxxing", DEFAULT_SLA_HOURS)):
         report = _report(category)
         expected = RECEIVED + timedelta(hours=hours)
-        assert queue_deadline({"SLA_HOURS": table}, report) == expected
+        assert queue_deadline(table, report) == expected
         assert priority_facts(report, [], 0, table, NOW).sla_deadline == expected
 
 

@@ -149,10 +149,15 @@ def test_redis_outage_is_recovered_by_the_sweeper(app, client, redis):
 def test_sweeper_skips_fresh_and_done_reports(app, client, redis):
     platform = make_platform(app)
     post_report(client, platform, report_body())
-    from moderation.triage.sweeper import sweep_pending
+    from moderation.triage.sweeper import SweepSettings, sweep_pending
 
     with app.app_context():
-        assert sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15)) == []
+        assert (
+            sweep_pending(
+                db.session, redis, SweepSettings(timedelta(minutes=2), timedelta(minutes=15))
+            )
+            == []
+        )
 
 
 def test_stale_triaging_report_is_rescued(app, client, redis):
@@ -352,15 +357,15 @@ def test_victims_and_trusted_flaggers_are_triaged_first(app, client, redis):
 
 
 def test_the_sweeper_puts_an_urgent_report_back_on_the_urgent_queue(app, client, redis):
-    from moderation.triage.sweeper import sweep_pending
+    from moderation.triage.sweeper import SweepSettings, sweep_pending
 
     platform = make_platform(app)
     body = report_body(reporter={"kind": "victim", "id": "v-1"})
     (report_id,) = _post_while_redis_is_down(app, client, redis, platform, body)
     with app.app_context():
-        assert sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15)) == [
-            report_id
-        ]
+        assert sweep_pending(
+            db.session, redis, SweepSettings(timedelta(minutes=2), timedelta(minutes=15))
+        ) == [report_id]
     assert redis.llen("rq:queue:triage_urgent") == 1 and redis.llen("rq:queue:triage") == 0
 
 
@@ -420,7 +425,7 @@ def test_a_known_copy_of_a_banked_file_is_triaged_first(app, client, redis):
 
 def test_the_sweeper_puts_a_known_copy_back_on_the_urgent_queue(app, client, redis):
     from moderation.banks.service import add_to_bank, create_bank
-    from moderation.triage.sweeper import sweep_pending
+    from moderation.triage.sweeper import SweepSettings, sweep_pending
 
     image = make_image(320)
     with app.app_context():
@@ -431,7 +436,9 @@ def test_the_sweeper_puts_a_known_copy_back_on_the_urgent_queue(app, client, red
         app, client, redis, platform, report_body([image]), report_body([make_image(321)])
     )
     with app.app_context():
-        swept = sweep_pending(db.session, redis, timedelta(minutes=2), timedelta(minutes=15))
+        swept = sweep_pending(
+            db.session, redis, SweepSettings(timedelta(minutes=2), timedelta(minutes=15))
+        )
     assert swept == [known, unknown]
     assert _queued_job_ids(redis, "triage_urgent") == {f"triage-report-{known}"}
     assert _queued_job_ids(redis, "triage") == {f"triage-report-{unknown}"}

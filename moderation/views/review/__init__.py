@@ -16,6 +16,8 @@ from moderation.core.db import db
 from moderation.core.errors import NotFoundError
 from moderation.review import wellness
 from moderation.review.queue import QueueFilters
+from moderation.review.settings import ReviewSettings
+from moderation.settings import settings_for
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -47,8 +49,12 @@ def _permission_helpers() -> dict[str, Any]:
     return {"may": lambda action: can(current_user, Action(action))}
 
 
+def review_settings() -> ReviewSettings:
+    return settings_for(current_app).review
+
+
 def wellness_settings() -> wellness.WellnessSettings:
-    return wellness.WellnessSettings.from_config(current_app.config)
+    return settings_for(current_app).wellness
 
 
 def wellness_status() -> wellness.WellnessStatus:
@@ -56,7 +62,7 @@ def wellness_status() -> wellness.WellnessStatus:
 
 
 def claim_minutes() -> float:
-    return float(current_app.config["CLAIM_MINUTES"])
+    return review_settings().claim_minutes
 
 
 def queue_filters() -> QueueFilters:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug import Response
@@ -24,6 +24,7 @@ from moderation.views.review import (
     claim_minutes,
     queue_filters,
     report_for,
+    review_settings,
     wellness_status,
 )
 
@@ -46,7 +47,7 @@ def decide(report_id: int) -> Response:
     choice = _decision_input()
     if choice.action == "escalate":
         require(current_user, Action.ESCALATE, report)
-    undo_seconds, minutes = float(current_app.config["UNDO_SECONDS"]), claim_minutes()
+    undo_seconds, minutes = review_settings().undo_seconds, claim_minutes()
     if request.form.get("cluster") == "1" and report.cluster_id is not None:
         require(current_user, Action.DECIDE_CLUSTER, report)
         recorded = decisions.decide_cluster(
@@ -125,5 +126,3 @@ def undo(batch_id: str) -> Response:
     report_ids = decisions.undo(db.session, batch_id[:36], current_user.id)
     flash(_("Decision undone."), "info")
     return redirect(url_for("review.item", report_id=report_ids[0], **queue_filters().as_args()))
-
-

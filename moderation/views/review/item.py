@@ -19,6 +19,8 @@ from moderation.views.review import (
     claim_minutes,
     queue_filters,
     report_for,
+    review_settings,
+    wellness_settings,
 )
 
 
@@ -27,7 +29,9 @@ from moderation.views.review import (
 def item(report_id: int) -> tuple[str, int] | str:
     """One report for review. Opening it claims nothing. 404 for reports the user may not
     know; 409 (a break page) for image items during a wellness break."""
-    page = pages.open_item(db.session, report_id, current_user, current_app.config)
+    page = pages.open_item(
+        db.session, report_id, current_user, review_settings(), wellness_settings()
+    )
     if page.on_break_for_this_item:
         return render_template("review/break.html", wellness=page.wellness), 409
     return render_template(
@@ -87,7 +91,6 @@ def contact(report_id: int) -> str:
     report = report_for(report_id, Action.VIEW_CONTACT)
     key = contact_key_for(current_app.config)
     opened = contacts.open_contacts(db.session, key, report, current_user.id)
-    db.session.commit()
     return render_template(
         "review/contact.html",
         report=report,

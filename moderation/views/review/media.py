@@ -23,6 +23,7 @@ from moderation.views.review import (
     image_response,
     media_for,
     queue_filters,
+    review_settings,
     wellness_settings,
     wellness_status,
 )
@@ -49,7 +50,7 @@ def reveal(media_id: int) -> Response:
     media = media_for(media_id, Action.REVEAL_MEDIA)
     region = previews.Region.parse({k: request.form.get(k) for k in ("x", "y", "w", "h")})
     settings = reveals.RevealSettings(
-        float(current_app.config["REVEAL_MINUTES"]),
+        review_settings().reveal_minutes,
         wellness_settings(),
         claim_minutes() if can(current_user, Action.DECIDE, media.report) else None,
     )
