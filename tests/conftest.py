@@ -19,7 +19,9 @@ from models import Base
 from moderation import create_app
 from moderation.core.db import make_engine
 
-SHARED_TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+# Public reference vectors carried in the repository (tests/data/pdq: Meta's PDQ images and
+# expected hashes, BSD licence), so the suite runs on a plain clone.
+TESTDATA = Path(__file__).resolve().parent / "data"
 TEST_MEDIA_KEY = base64.b64encode(bytes(range(32))).decode()
 
 

@@ -14,9 +14,9 @@ from moderation.banks.import_export import import_records
 from moderation.banks.index import bank_index_for
 from moderation.banks.service import add_to_bank, create_bank, match_media, set_bank_enabled
 from moderation.media.imaging import decode_image, exact_hashes, pdq_dihedral_of, pdq_of
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import TESTDATA
 
-DIHEDRAL = SHARED_TESTDATA / "pdq" / "dihedral"
+DIHEDRAL = TESTDATA / "pdq" / "dihedral"
 ORIGINAL = DIHEDRAL / "bridge-1-original.jpg"
 TRANSFORMED = sorted(path for path in DIHEDRAL.glob("*.jpg") if path != ORIGINAL)
 
@@ -71,7 +71,7 @@ def test_original_finds_each_banked_transformed_copy(session):
 
 
 def test_low_quality_images_match_by_exact_hashes_only(session):
-    data = (SHARED_TESTDATA / "pdq" / "formats" / "I16.png").read_bytes()
+    data = (TESTDATA / "pdq" / "formats" / "I16.png").read_bytes()
     dihedral, quality = pdq_dihedral_of(decode_image(data).image)
     assert quality < 50
     sha256, md5 = exact_hashes(data)

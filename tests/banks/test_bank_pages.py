@@ -14,11 +14,11 @@ from moderation.accounts.users import open_session
 from moderation.banks.service import add_to_bank, create_bank
 from moderation.core.db import db
 from moderation.media.imaging import decode_image, pdq_of
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import TESTDATA
 from tests.factories import csrf_token, make_image, make_user
 
-ORIGINAL = SHARED_TESTDATA / "pdq" / "dihedral" / "bridge-1-original.jpg"
-ROTATED = SHARED_TESTDATA / "pdq" / "dihedral" / "bridge-4-rotate-270.jpg"
+ORIGINAL = TESTDATA / "pdq" / "dihedral" / "bridge-1-original.jpg"
+ROTATED = TESTDATA / "pdq" / "dihedral" / "bridge-4-rotate-270.jpg"
 
 
 def signed_in(app, client, role: str) -> int:

@@ -44,6 +44,7 @@ from moderation.media.classifiers.nudenet import (
     yolov8_predictions,
 )
 from moderation.media.classifiers.registry import BUILTIN_MANIFEST_DIR
+from tests.conftest import TESTDATA
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NUDENET = "nudenet-320n"
@@ -336,16 +337,13 @@ def test_letterbox_pads_right_and_bottom_and_keeps_aspect():
     assert tensor[0, :, 239, :].any()
 
 
-TESTDATA = REPO_ROOT / ".." / "shared" / "testdata"
 
 
 def test_deep_greys_are_scaled_not_clipped_to_white():
     ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
     generated = Image.fromarray(ramp)
     images = [generated, generated.convert("I")]
-    shared = TESTDATA / "pdq" / "formats" / "I16.png"
-    if shared.is_file():
-        images.append(Image.open(shared))
+    images.append(Image.open(TESTDATA / "pdq" / "formats" / "I16.png"))
     for image in images:
         tensor, _ = prepare_input(image, (64, 64), PreprocessSpec(mode="resize"))
         assert 0.2 < float(tensor.mean()) < 0.8, image.mode

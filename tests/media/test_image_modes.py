@@ -15,7 +15,7 @@ from models import Report
 from moderation.core.db import db
 from moderation.media.analysis import analyse_image, matching_rgb
 from moderation.media.imaging import ImageLimits, decode_image
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import TESTDATA
 from tests.factories import make_image, make_platform, post_report, report_body, run_worker_burst
 
 
@@ -78,9 +78,9 @@ def test_pa_mode_in_memory_drops_alpha_like_la() -> None:
 
 
 def test_reference_pdq_of_16_bit_grey_is_still_metas() -> None:
-    with open(SHARED_TESTDATA / "pdq" / "expected.csv", encoding="utf-8") as handle:
+    with open(TESTDATA / "pdq" / "expected.csv", encoding="utf-8") as handle:
         expected = {row["file"]: row for row in csv.DictReader(handle)}["formats/I16.png"]
-    data = (SHARED_TESTDATA / "pdq" / "formats" / "I16.png").read_bytes()
+    data = (TESTDATA / "pdq" / "formats" / "I16.png").read_bytes()
     analysis = analyse_image(data, ImageLimits())
     assert analysis.decoded.image.mode == "I;16"
     assert (analysis.pdq, analysis.pdq_quality) == (expected["pdq_hex"], int(expected["quality"]))

@@ -15,15 +15,15 @@ from moderation.media.imaging import (
     hash_image,
     pdq_dihedral_of,
 )
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import TESTDATA
 from tests.factories import make_image
 
-PDQ_DIR = SHARED_TESTDATA / "pdq"
+PDQ_DIR = TESTDATA / "pdq"
 ROWS = list(csv.DictReader((PDQ_DIR / "expected.csv").open()))
 
 
 def test_reference_vectors_are_present():
-    assert len(ROWS) >= 17, "../shared/testdata/pdq/expected.csv is missing"
+    assert len(ROWS) >= 17, "tests/data/pdq/expected.csv is missing"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row["file"] for row in ROWS])

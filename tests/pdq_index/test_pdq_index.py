@@ -26,9 +26,10 @@ from moderation.pdq_index import (
     hashes_from_hex,
     hex_to_bytes,
 )
+from tests.conftest import TESTDATA
 
 REPO = Path(__file__).resolve().parents[2]
-PDQ_TESTDATA = REPO / ".." / "shared" / "testdata" / "pdq"
+PDQ_TESTDATA = TESTDATA / "pdq"
 
 
 def random_hashes(rng: np.random.Generator, count: int) -> np.ndarray:
