@@ -20,8 +20,10 @@ Role matrix (an action not listed is refused):
 | MANAGE_USERS    | -         | -      | -                   | yes   |
 | MANAGE_BANKS    | -         | -      | -                   | yes   |
 
-Objects: a report (or anything with a `.report`, e.g. media, signals, decisions) in category
-`csam_suspected` exists only for roles in config `CSAM_ROLES` (default senior and admin); a liaison
+Objects: a report (or anything with a `.report`, e.g. media, signals, decisions) whose content is
+suspected CSAM (its own category, its cluster's, or the same bytes as such a report's media: see
+moderation/accounts/restriction.py) exists only for roles in config `CSAM_ROLES` (default senior
+and admin); a liaison
 knows only escalated reports. For an object a user may not know exists, `require` raises
 NotFoundError (404), never ForbiddenError (403), so ids cannot be probed.
 """
@@ -37,6 +39,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, false, true
 
 from models import Category, Report, ReportStatus, Role
+from moderation.accounts.restriction import is_restricted, restricted_clause
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.core.extensions import login_manager
 
@@ -128,7 +131,7 @@ def may_know(user: Any, obj: Any) -> bool:
     report = _report_of(obj)
     if report is None:
         return True
-    if str(report.category) == CSAM_CATEGORY and role not in csam_roles():
+    if role not in csam_roles() and is_restricted(report):
         return False
     if role == LIAISON_ROLE and str(report.status) != ReportStatus.ESCALATED:
         return False
@@ -162,7 +165,7 @@ def visible_reports_clause(user: Any) -> ColumnElement[bool]:
         return false()
     conditions: list[ColumnElement[bool]] = []
     if role not in csam_roles():
-        conditions.append(Report.category != CSAM_CATEGORY)
+        conditions.append(~restricted_clause())
     if role == LIAISON_ROLE:
         conditions.append(Report.status == ReportStatus.ESCALATED.value)
     return and_(*conditions) if conditions else true()

@@ -1,0 +1,90 @@
+"""Suspected-CSAM restriction follows the content (security finding 1): the same bytes filed by
+another platform as NCII, or a report in the same cluster, is hidden from moderators wherever
+it would appear (item page, preview, reveal, queue, cluster lists), and raising one report
+hides its duplicates at once. Built through real intake and triage."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from models import Media, Report
+from moderation.core.db import db
+from tests.factories import (
+    csrf_token,
+    login,
+    make_image,
+    make_platform,
+    make_user,
+    post_report,
+    report_body,
+    run_worker_burst,
+)
+
+PICTURE = make_image(21, (320, 240))
+
+
+def _filed(app, client, tmp_path) -> tuple[int, int, int]:
+    """A files the picture as suspected CSAM, B the same bytes as NCII, C something else."""
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    a, b = make_platform(app, "alpha"), make_platform(app, "beta")
+    first = post_report(client, a, report_body([PICTURE], category="csam_suspected"))
+    second = post_report(client, b, report_body([PICTURE], category="ncii"))
+    other = post_report(client, b, report_body([make_image(22)], category="ncii"))
+    run_worker_burst(app)
+    return first.get_json()["id"], second.get_json()["id"], other.get_json()["id"]
+
+
+def _media_id(app, report_id: int) -> int:
+    with app.app_context():
+        return db.session.execute(select(Media.id).where(Media.report_id == report_id)).scalar_one()
+
+
+def test_the_same_bytes_filed_as_ncii_are_hidden_from_moderators(app, client, tmp_path):
+    csam, duplicate, unrelated = _filed(app, client, tmp_path)
+    make_user(app, "mod@example.org")
+    make_user(app, "lead@example.org", role="senior")
+    moderator = app.test_client()
+    login(moderator, "mod@example.org")
+
+    for report_id in (csam, duplicate):
+        assert moderator.get(f"/review/{report_id}").status_code == 404
+    media_id = _media_id(app, duplicate)
+    assert moderator.get(f"/review/media/{media_id}/preview.jpg").status_code == 404
+    queue = moderator.get("/").get_data(as_text=True)
+    assert re.findall(r'data-report-id="(\d+)"', queue) == [str(unrelated)]
+    token = csrf_token(queue)
+    reveal = moderator.post(f"/review/media/{media_id}/reveal", data={"csrf_token": token})
+    assert reveal.status_code == 404
+
+    senior = app.test_client()
+    login(senior, "lead@example.org")
+    page = senior.get(f"/review/{duplicate}").get_data(as_text=True)
+    assert f"#{csam}" in page.split("Same content (cluster)")[1].split("</ul>")[0]
+
+
+def test_raising_one_report_hides_its_cluster_at_once(app, client, tmp_path):
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    platform = make_platform(app)
+    first = post_report(client, platform, report_body([PICTURE])).get_json()["id"]
+    # A re-encoded copy joins the cluster by PDQ, not by bytes.
+    copy = make_image(21, (320, 240), fmt="PNG")
+    second = post_report(client, platform, report_body([copy])).get_json()["id"]
+    run_worker_burst(app)
+    with app.app_context():
+        clusters = {db.session.get(Report, i).cluster_id for i in (first, second)}
+    assert len(clusters) == 1 and None not in clusters
+    make_user(app)
+    login(client)
+    assert client.get(f"/review/{second}").status_code == 200
+    with app.app_context():
+        # What an upstream update does (intake/mastodon.apply_update): raise one report.
+        db.session.execute(
+            update(Report).where(Report.id == first).values(category="csam_suspected")
+        )
+        db.session.commit()
+    assert client.get(f"/review/{second}").status_code == 404
+    assert str(second) not in re.findall(
+        r'data-report-id="(\d+)"', client.get("/").get_data(as_text=True)
+    )
