@@ -42,6 +42,9 @@ class LabelledBox(Protocol):
 
 @dataclass(frozen=True)
 class PreviewOptions:
+    """A moderator's preview preferences. `blur` False asks for a lighter blur, never none:
+    seeing the medium unblurred is a reveal (audited, counted toward the wellness caps)."""
+
     blur: bool = True
     greyscale: bool = True
 
@@ -115,18 +118,20 @@ def _fit(image: Image.Image, max_side: int) -> Image.Image:
     return scaled
 
 
-def _blur_radius(image: Image.Image) -> float:
-    # Strong enough to hide identity and anatomy at any preview size, still showing layout.
-    return max(8.0, max(image.size) / 28)
+def _blur_radius(image: Image.Image, strong: bool = True) -> float:
+    # Strong: hides identity and anatomy at any preview size, still showing layout. Light (a
+    # moderator's preference): shapes and scene are clearer, faces and text still unreadable.
+    # Never zero: an unblurred look is a reveal, which is audited and counted.
+    if strong:
+        return max(8.0, max(image.size) / 28)
+    return max(4.0, max(image.size) / 60)
 
 
 def _obscure(image: Image.Image, options: PreviewOptions) -> Image.Image:
     out = image
     if options.greyscale:
         out = out.convert("L").convert("RGB")
-    if options.blur:
-        out = out.filter(ImageFilter.GaussianBlur(_blur_radius(out)))
-    return out
+    return out.filter(ImageFilter.GaussianBlur(_blur_radius(out, strong=options.blur)))
 
 
 def _draw_boxes(image: Image.Image, boxes: Sequence[LabelledBox]) -> None:
@@ -182,7 +187,7 @@ def revealed_image(
     (never the stream). Call only for an audited reveal. Raises PreviewUnavailable."""
     data = _original(store, media)
     if is_video(media):
-        return _video_sheet(data, PreviewOptions(blur=False, greyscale=False))
+        return _video_sheet(data, PreviewOptions(greyscale=False), revealed=True)
     image = _decode(data, limits)
     if region is None:
         return _jpeg(_fit(image, REVEAL_MAX_SIDE))
@@ -194,10 +199,11 @@ def revealed_image(
     return _jpeg(base)
 
 
-def _video_sheet(data: bytes, options: PreviewOptions) -> bytes:
+def _video_sheet(data: bytes, options: PreviewOptions, revealed: bool = False) -> bytes:
+    """A contact sheet of the video: blurred (lighter if the moderator prefers, never not at
+    all) unless this is a reveal."""
+    radius = 0 if revealed else (10 if options.blur else 5)
     try:
-        return contact_sheet(
-            data, blur_radius=10 if options.blur else 0, greyscale=options.greyscale
-        )
+        return contact_sheet(data, blur_radius=radius, greyscale=options.greyscale)
     except VideoDecodeError as exc:
         raise PreviewUnavailable("this video cannot be decoded") from exc

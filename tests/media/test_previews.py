@@ -153,3 +153,32 @@ def test_tampered_media_is_not_shown(app, client):
     login(client)
     html = client.get(f"/review/{report_id}").get_data(as_text=True)
     assert client.get(f"/review/media/{_media_id(html)}/preview.jpg").status_code == 404
+
+
+def test_no_preference_turns_the_preview_into_an_unaudited_reveal(app, client):
+    """Security finding 2: unticking both preferences gave a colour, unblurred image with no
+    `media.reveal` event. A preference softens the blur; it never removes it."""
+    from sqlalchemy import select
+
+    from models import AuditEvent
+
+    original = make_image(7, (480, 360))
+    user_id = make_user(app)
+    report_id = make_report(app, media=[original])
+    with app.app_context():
+        from moderation.review import wellness
+
+        wellness.save_preferences(
+            db.session, user_id, previews.PreviewOptions(blur=False, greyscale=False)
+        )
+    login(client)
+    media_id = _media_id(client.get(f"/review/{report_id}").get_data(as_text=True))
+    preview = _decoded(client.get(f"/review/media/{media_id}/preview.jpg").get_data())
+    source = np.asarray(_decoded(original).convert("L").resize(preview.size), dtype=np.float64)
+    shown = np.asarray(preview.convert("L"), dtype=np.float64)
+    assert np.abs(np.diff(shown, axis=1)).mean() < np.abs(np.diff(source, axis=1)).mean() / 2
+    with app.app_context():
+        reveals = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "media.reveal")
+        ).all()
+    assert reveals == []
