@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, false, true
 
-from models import Category, Report, ReportStatus, Role
+from models import Category, Media, Report, ReportStatus, Role
 from moderation.accounts.restriction import is_restricted, restricted_clause
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.core.extensions import login_manager
@@ -146,6 +146,11 @@ def can(user: Any, action: Action, obj: Any = None) -> bool:
     return obj is None or may_know(user, obj)
 
 
+def not_found_message(obj: Any) -> str:
+    """What a 404 says for `obj`'s kind, the same whether it is missing or hidden."""
+    return "no such media" if isinstance(obj, Media) else "no such report"
+
+
 def require(user: Any, action: Action, obj: Any = None) -> None:
     """Raise unless `can(user, action, obj)`.
 
@@ -153,7 +158,8 @@ def require(user: Any, action: Action, obj: Any = None) -> None:
     (403) for a known object or an action the role lacks.
     """
     if obj is not None and not may_know(user, obj):
-        raise NotFoundError("not found")
+        # The very message a missing object gets: a hidden one must be indistinguishable.
+        raise NotFoundError(not_found_message(obj))
     if not can(user, action, obj):
         raise ForbiddenError("you do not have permission to do that")
 

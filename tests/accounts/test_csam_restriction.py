@@ -88,3 +88,20 @@ def test_raising_one_report_hides_its_cluster_at_once(app, client, tmp_path):
     assert str(second) not in re.findall(
         r'data-report-id="(\d+)"', client.get("/").get_data(as_text=True)
     )
+
+
+def test_a_hidden_report_answers_exactly_like_a_missing_one(app, client, tmp_path):
+    """Security finding 8: "not found" (hidden) and "no such report" (missing) differed."""
+    csam, _, _ = _filed(app, client, tmp_path)
+    make_user(app)
+    login(client)
+    media_id = _media_id(app, csam)
+    for hidden_path, missing_path in (
+        (f"/review/{csam}", "/review/987654"),
+        (f"/review/media/{media_id}/preview.jpg", "/review/media/987654/preview.jpg"),
+    ):
+        hidden, missing = client.get(hidden_path), client.get(missing_path)
+        assert hidden.status_code == missing.status_code == 404
+        # The pages differ only where they name their own address (the language links).
+        as_hidden = hidden.get_data(as_text=True).replace(hidden_path, "PATH")
+        assert as_hidden == missing.get_data(as_text=True).replace(missing_path, "PATH")

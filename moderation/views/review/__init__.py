@@ -83,7 +83,7 @@ def media_for(media_id: int, action: Action) -> Media:
     found = db.session.get(Media, media_id)
     if found is None:
         raise NotFoundError("no such media")
-    require(current_user, action, found.report)
+    require(current_user, action, found)
     return found
 
 
