@@ -252,3 +252,43 @@ def test_triage_writes_each_row_once_and_claims_only_once(app, client, tmp_path)
     with app.app_context():
         assert db.session.get(Cluster, reports[0].cluster_id).report_count == 2
         assert triage.claim(db.session, first, timedelta(minutes=15)) is None
+
+
+def test_the_status_api_reveals_nothing_of_other_tenants(app, client, tmp_path):
+    """Security finding 9: another platform's copy of the picture and a victim-submitted bank
+    entry must not show in a platform's status document (reasons, priority, cluster id)."""
+    from moderation.banks.service import add_to_bank, create_bank
+    from moderation.media.analysis import analyse_image
+    from moderation.media.imaging import ImageLimits
+
+    _use_private_indexes(app, tmp_path)
+    picture = make_image(51)
+    with app.app_context():
+        bank = create_bank(db.session, "registered by victims", kind="victim_submitted")
+        add_to_bank(
+            db.session, bank.id, "pdq", analyse_image(picture, ImageLimits()).pdq, source="t"
+        )
+    elsewhere, ours = make_platform(app, "elsewhere"), make_platform(app, "ours")
+    post_report(client, elsewhere, report_body([picture]))
+    mine = post_report(client, ours, report_body([picture])).get_json()["id"]
+    run_worker_burst(app)
+    stored = _report(app, mine)
+    codes = {reason["code"] for reason in stored.priority_reasons}
+    assert {"reshares", "bank.victim_submitted"} <= codes  # ranked on them internally
+
+    def status(report_id: int) -> dict:
+        return client.get(
+            f"/api/v1/platforms/ours/reports/{report_id}",
+            headers={"Authorization": f"Bearer {ours.api_token}"},
+        ).get_json()
+
+    shown = status(mine)
+    assert {r["code"] for r in shown["priority_reasons"]} == codes - {
+        "reshares",
+        "bank.victim_submitted",
+    }
+    assert shown["priority"] == sum(r["points"] for r in shown["priority_reasons"])
+    assert shown["cluster_id"] is None  # the only other copy is another platform's
+    second = post_report(client, ours, report_body([picture])).get_json()["id"]
+    run_worker_burst(app)
+    assert status(second)["cluster_id"] == status(mine)["cluster_id"] == stored.cluster_id
