@@ -18,6 +18,7 @@ from models import (
     SignalKind,
     TextField,
     TextHit,
+    User,
 )
 from moderation.core.errors import NotFoundError
 
@@ -63,6 +64,14 @@ class MediaView:
     detections: list[DetectionView] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One decision in the item's history, with who made it (None: the system)."""
+
+    decision: Decision
+    decided_by: str | None
+
+
 @dataclass
 class ItemView:
     report: Report
@@ -75,7 +84,7 @@ class ItemView:
     cluster: list[Report]
     by_same_account: list[Report]
     in_same_channel: list[Report]
-    decisions: list[Decision]
+    decisions: list[DecisionEntry]
 
     @property
     def bank_match(self) -> bool:
@@ -104,6 +113,18 @@ class ItemView:
     def upstream_rules(self) -> list[str]:
         """The ids of the Mastodon server rules the report cites, as last sent."""
         return [str(rule) for rule in (self.report.context or {}).get("rule_ids") or [] if rule]
+
+    @property
+    def content_links(self) -> list[str]:
+        """Where the content is: the reported URL, then the other links a reporter gave (the
+        portal keeps them in the context), http(s) only, each once."""
+        context_links = (self.report.context or {}).get("links") or []
+        found = []
+        for link in [self.report.content_url, *context_links]:
+            text = str(link or "")
+            if text.startswith(("https://", "http://")) and text not in found:
+                found.append(text)
+        return found
 
     @property
     def has_media(self) -> bool:
@@ -218,11 +239,15 @@ def item_view(session: Session, report_id: int, visible: ColumnElement[bool]) ->
         if channel
         else []
     )
-    history = list(
-        session.execute(
-            select(Decision).where(Decision.report_id == report.id).order_by(Decision.id.desc())
-        ).scalars()
-    )
+    history = [
+        DecisionEntry(decision, email)
+        for decision, email in session.execute(
+            select(Decision, User.email)
+            .outerjoin(User, User.id == Decision.user_id)
+            .where(Decision.report_id == report.id)
+            .order_by(Decision.id.desc())
+        )
+    ]
     slug = session.execute(
         select(Platform.slug).where(Platform.id == report.platform_id)
     ).scalar_one()

@@ -68,7 +68,7 @@ class ItemPage:
 
     @property
     def pending(self) -> bool:
-        return any(d.state == DecisionState.PENDING for d in self.view.decisions)
+        return any(e.decision.state == DecisionState.PENDING for e in self.view.decisions)
 
     @property
     def can_decide_now(self) -> bool:

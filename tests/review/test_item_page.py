@@ -166,3 +166,43 @@ def test_item_page_says_where_it_was_posted_and_what_mastodon_said(app, client):
     assert "마스토돈 분류: violation · 인용된 규칙: 3, 9" in korean
     bare = client.get(f"/review/{plain}").get_data(as_text=True)
     assert "data-posted-in" not in bare and "data-upstream" not in bare
+
+
+def test_item_page_says_where_the_content_is_and_who_decided_why(app, client):
+    """Issue 14 items 6 and 9: the content's address (never a referrer), the platform's own
+    id, when it was reported there, and a decision history with who, the reason and the note."""
+    from tests.factories import make_platform, post_report, report_body
+
+    make_user(app)
+    platform = make_platform(app)
+    body = report_body(external_id="acme-4411", reported_at="2026-11-20T10:00:00Z")
+    body["content"]["url"] = "https://social.example/p/77"
+    report_id = post_report(client, platform, body).get_json()["id"]
+    with app.app_context():
+        from models import Report, ReportStatus
+
+        db.session.get(Report, report_id).status = ReportStatus.QUEUED
+        db.session.commit()
+    login(client)
+    html = client.get(f"/review/{report_id}").get_data(as_text=True)
+    where = html.split("data-where")[1].split("</section>")[0]
+    assert (
+        '<a href="https://social.example/p/77" rel="noreferrer noopener" '
+        'referrerpolicy="no-referrer" target="_blank">' in where
+    )
+    assert "acme-4411" in where and "2026-11-20 10:00 UTC" in where
+    assert 'rel="prefetch"' not in html and 'rel="preload"' not in html
+
+    client.post(
+        f"/review/{report_id}/decide",
+        data={
+            "csrf_token": csrf_token(html),
+            "action": "no_violation",
+            "reason": "policy 4.2",
+            "note": "satire account",
+        },
+    )
+    history = client.get(f"/review/{report_id}").get_data(as_text=True).split("data-history")[1]
+    history = history.split("</ul>")[0]
+    assert "mod@example.org" in history and "policy 4.2" in history
+    assert "satire account" in history
