@@ -205,9 +205,13 @@ def decide_cluster(
     reports = [report for report in reports if may_decide(report)]
     if not reports:
         raise NotFoundError("no open reports in this cluster")
-    if decision.without_viewing and not all(has_bank_match(session, r.id) for r in reports):
+    unmatched = [r.id for r in reports if not has_bank_match(session, r.id)]
+    if decision.without_viewing and unmatched:
+        listed = ", ".join(f"#{report_id}" for report_id in unmatched)
         raise ValidationError(
-            "deciding without viewing needs a bank match", code="invalid_decision"
+            f"deciding without viewing needs a bank match, and {listed} of this cluster have "
+            "none: untick 'without viewing' or decide those after looking",
+            code="invalid_decision",
         )
     pending = _pending_report_ids(session, [report.id for report in reports])
     taken: list[Report] = []

@@ -237,3 +237,22 @@ def test_the_periodic_job_finalises(app, client):
         enqueue(FINALIZE_DECISIONS, get_redis())
     run_worker_burst(app)
     assert _status(app, report_id) == ReportStatus.DECIDED
+
+
+def test_a_cluster_decision_without_viewing_names_the_unmatched_and_keeps_the_form(app, client):
+    """Issue 14 item 9: it ended on a bare 422 page that lost the typed reason."""
+    make_user(app, "senior@example.org", role="senior")
+    banked = image_report(app, cluster_id=8, signals=[{"kind": "bank", "label": "confirmed"}])
+    unmatched = make_report(app, cluster_id=8)
+    login(client, "senior@example.org")
+    answer = _decide(
+        client, banked, "remove.ncii", cluster="1", without_viewing="1", note="seen on the feed"
+    )
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert f"#{unmatched} of this cluster have none" in page
+    assert "data-decide-form" in page and 'class="topbar' in page  # the whole item page
+    assert "seen on the feed</textarea>" in page and 'value="policy 4.2"' in page
+    assert 'value="remove.ncii" data-key="1" required checked' in page
+    with app.app_context():
+        assert db.session.execute(select(Decision)).first() is None

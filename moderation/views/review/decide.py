@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug import Response
@@ -16,15 +16,19 @@ from moderation.accounts.permissions import (
     visible_reports_clause,
 )
 from moderation.core.db import db
-from moderation.review import claims, decisions
+from moderation.core.errors import ValidationError
+from moderation.review import claims, decisions, pages
 from moderation.review import queue as review
 from moderation.review.queue import QueueFilters
 from moderation.views.review import (
+    ACTION_LABELS,
+    CONTACT_LABELS,
     bp,
     claim_minutes,
     queue_filters,
     report_for,
     review_settings,
+    wellness_settings,
     wellness_status,
 )
 
@@ -40,13 +44,44 @@ def _decision_input() -> decisions.DecisionInput:
 
 @bp.post("/<int:report_id>/decide")
 @permission_required(Action.DECIDE)
-def decide(report_id: int) -> Response:
+def decide(report_id: int) -> Response | tuple[str, int]:
     """Record a decision (pending for UNDO_SECONDS), on the report or its whole cluster.
     `next=1` goes on to the next open item."""
     report = report_for(report_id, Action.DECIDE)
     choice = _decision_input()
     if choice.action == "escalate":
         require(current_user, Action.ESCALATE, report)
+    try:
+        _record(report, choice)
+    except ValidationError as exc:
+        # Back to the item with what was typed, and why it cannot be recorded that way: never
+        # a bare error page that loses the reason and the note.
+        return _form_again(report.id, choice, str(exc)), 422
+    filters = queue_filters()
+    if request.form.get("next") == "1":
+        return _go_next(report, filters, hold=True)
+    return redirect(url_for("review.item", report_id=report.id, **filters.as_args()))
+
+
+def _form_again(report_id: int, choice: decisions.DecisionInput, problem: str) -> str:
+    page = pages.open_item(
+        db.session, report_id, current_user, review_settings(), wellness_settings()
+    )
+    return render_template(
+        "review/item.html",
+        page=page,
+        view=page.view,
+        filters=queue_filters(),
+        taxonomy=decisions.TAXONOMY,
+        labels=ACTION_LABELS,
+        contact_labels=CONTACT_LABELS,
+        kept=choice,
+        kept_cluster=request.form.get("cluster") == "1",
+        problem=problem,
+    )
+
+
+def _record(report: Report, choice: decisions.DecisionInput) -> None:
     undo_seconds, minutes = review_settings().undo_seconds, claim_minutes()
     if request.form.get("cluster") == "1" and report.cluster_id is not None:
         require(current_user, Action.DECIDE_CLUSTER, report)
@@ -69,10 +104,6 @@ def decide(report_id: int) -> Response:
             )
     else:
         decisions.decide(db.session, report, current_user.id, choice, undo_seconds, minutes)
-    filters = queue_filters()
-    if request.form.get("next") == "1":
-        return _go_next(report, filters, hold=True)
-    return redirect(url_for("review.item", report_id=report.id, **filters.as_args()))
 
 
 def _go_next(
