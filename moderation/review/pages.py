@@ -7,6 +7,7 @@ others could take); see moderation/review/claims.py for when a claim is taken.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,11 +83,14 @@ def open_item(
     user: Any,
     review: ReviewSettings,
     wellness_settings: wellness.WellnessSettings,
+    shown_reveals: Iterable[int] = (),
 ) -> ItemPage:
     """The item page of `report_id` for `user` (the signed-in moderator); commits once.
 
     Finalises any decision on it whose undo window has passed first, then reads the page and
-    records `report.view`. Raises NotFoundError for a report the user may not know exists."""
+    records `report.view`. `shown_reveals`: the reveals this visit made (shown unblurred
+    while live); any other look is blurred. Raises NotFoundError for a report the user may
+    not know exists."""
     finalize_due(session, [report_id])
     view = item_view(session, report_id, visible_reports_clause(user))
     report = view.report
@@ -97,7 +101,7 @@ def open_item(
         viewer_id=user.id,
         sla_deadline=sla_deadline(review.sla_hours, report),
         prefs=wellness.preferences(session, user.id),
-        revealed=reveals.active_reveals(session, report.id, user.id),
+        revealed=reveals.active_reveals(session, report.id, user.id, shown_reveals),
         wellness=wellness.status(session, user.id, wellness_settings),
         undoable=decisions.latest_undoable(session, user.id),
         contact_purposes=contacts.purposes_held(session, report.id),

@@ -4,6 +4,7 @@ the person who asked, for a short while, and counted against their daily wellnes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -82,11 +83,20 @@ def live_reveal(session: Session, reveal_id: int, user_id: int) -> MediaReveal:
     return row
 
 
-def active_reveals(session: Session, report_id: int, user_id: int) -> dict[int, MediaReveal]:
-    """The caller's latest live reveal per medium of a report, for re-showing on the page."""
+def active_reveals(
+    session: Session, report_id: int, user_id: int, shown: Iterable[int]
+) -> dict[int, MediaReveal]:
+    """The caller's live reveals among `shown` (the ones this visit asked for), per medium.
+
+    A reveal lasts for the visit that made it: reopening the item later, or after deciding
+    it, shows the blurred preview again until the moderator reveals once more."""
+    wanted = [reveal_id for reveal_id in shown if isinstance(reveal_id, int)]
+    if not wanted:
+        return {}
     rows = session.execute(
         select(MediaReveal)
         .where(
+            MediaReveal.id.in_(wanted),
             MediaReveal.report_id == report_id,
             MediaReveal.user_id == user_id,
             MediaReveal.expires_at > utcnow(),

@@ -68,8 +68,10 @@ def test_revealed_image_is_reencoded_without_metadata(app, client):
     report_id = make_report(app, media=[original])
     login(client)
     html = client.get(f"/review/{report_id}").get_data(as_text=True)
-    client.post(f"/review/media/{_media_id(html)}/reveal", data={"csrf_token": csrf_token(html)})
-    page = client.get(f"/review/{report_id}").get_data(as_text=True)
+    answer = client.post(
+        f"/review/media/{_media_id(html)}/reveal", data={"csrf_token": csrf_token(html)}
+    )
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
     reveal_url = re.search(r'src="(/review/reveals/\d+\.jpg)"', page).group(1)
     response = client.get(reveal_url)
     data = response.get_data()

@@ -86,8 +86,15 @@ def test_reveal_is_a_csrf_post_and_is_audited(app, client):
         ).scalar_one()
         assert event.actor_user_id == user_id and event.object_id == str(media_id)
         assert event.details["reveal_id"] == reveal.id and event.details["region"] is None
-    page = client.get(f"/review/{report_id}").get_data(as_text=True)
+    assert response.headers["Location"].endswith(f"/review/{report_id}?reveal={reveal.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert f"/review/reveals/{reveal.id}.jpg" in page and "data-revealed" in page
+    # The reveal lasts for that visit: reopening the item shows the blurred preview again
+    # (issue 14 item 8), and `r` on the revealed image links back to it.
+    again = client.get(f"/review/{report_id}").get_data(as_text=True)
+    assert "data-revealed" not in again and f"/review/media/{media_id}/preview.jpg" in again
+    blur_again = page.split("data-key-reveal")[0].rsplit("<a href=", 1)[1]
+    assert blur_again.startswith(f'"/review/{report_id}"')
     image = client.get(f"/review/reveals/{reveal.id}.jpg")
     assert image.status_code == 200 and image.mimetype == "image/jpeg"
     assert image.headers["Cache-Control"] == "no-store"

@@ -29,8 +29,9 @@ from moderation.views.review import (
 def item(report_id: int) -> tuple[str, int] | str:
     """One report for review. Opening it claims nothing. 404 for reports the user may not
     know; 409 (a break page) for image items during a wellness break."""
+    shown = request.args.getlist("reveal", type=int)
     page = pages.open_item(
-        db.session, report_id, current_user, review_settings(), wellness_settings()
+        db.session, report_id, current_user, review_settings(), wellness_settings(), shown
     )
     if page.on_break_for_this_item:
         return render_template("review/break.html", wellness=page.wellness), 409

@@ -55,10 +55,21 @@ def reveal(media_id: int) -> Response:
         claim_minutes() if can(current_user, Action.DECIDE, media.report) else None,
     )
     try:
-        reveals.reveal(db.session, media, current_user.id, region, settings)
+        row = reveals.reveal(db.session, media, current_user.id, region, settings)
     except ConflictError:
         flash(_("You have reached today's limit: take a break. Unblurring is paused."), "error")
-    return redirect(url_for("review.item", report_id=media.report_id, **queue_filters().as_args()))
+        return redirect(
+            url_for("review.item", report_id=media.report_id, **queue_filters().as_args())
+        )
+    # The unblurred image is shown for this visit only (the address names the reveal).
+    return redirect(
+        url_for(
+            "review.item",
+            report_id=media.report_id,
+            reveal=row.id,
+            **queue_filters().as_args(),
+        )
+    )
 
 
 @bp.get("/reveals/<int:reveal_id>.jpg")
