@@ -213,3 +213,15 @@ def test_item_page_says_where_the_content_is_and_who_decided_why(app, client):
     history = history.split("</ul>")[0]
     assert "mod@example.org" in history and "policy 4.2" in history
     assert "satire account" in history
+
+
+def test_no_raw_codes_in_the_korean_item_page(app, client):
+    """Issue 14 item 13: statuses, who reported, signal and media kinds and roles in words."""
+    make_user(app)
+    report_id = image_report(app, signals=[{"kind": "text"}], text="전화 010-1234-5678")
+    login(client)
+    html = client.get(f"/review/{report_id}?lang=ko").get_data(as_text=True)
+    assert "검토 대기" in html and "이미지" in html and "모더레이터" in html
+    assert "텍스트: phone_kr_mobile" in html
+    for raw in (">queued<", "· image", ": user", "· moderator<", ">text:"):
+        assert raw not in html, raw

@@ -14,7 +14,7 @@ from models import Media, Report
 from moderation.accounts.permissions import Action, can, require
 from moderation.core.db import db
 from moderation.core.errors import NotFoundError
-from moderation.review import wellness
+from moderation.review import labels, wellness
 from moderation.review.queue import QueueFilters
 from moderation.review.settings import ReviewSettings
 from moderation.settings import settings_for
@@ -41,6 +41,12 @@ CONTACT_LABELS = {
     "ip": _l("Last IP address"),
     "ips": _l("IP addresses used"),
 }
+
+
+@bp.app_template_filter("label")
+def _label(code: object, vocabulary: str) -> str:
+    """`{{ report.status|label('status') }}` in templates (see moderation/review/labels.py)."""
+    return labels.label(code, vocabulary)
 
 
 @bp.app_context_processor

@@ -1,0 +1,49 @@
+"""People-facing words for the codes the review pages show (statuses, who reported, signal and
+media kinds, roles), in the reader's language: no raw `in_review` or `victim` in the Korean UI."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext
+
+from models import MediaKind, ReporterKind, ReportStatus, Role, SignalKind
+
+LABELS: dict[str, dict[str, object]] = {
+    "status": {
+        ReportStatus.RECEIVED: lazy_gettext("received"),
+        ReportStatus.TRIAGING: lazy_gettext("being analysed"),
+        ReportStatus.QUEUED: lazy_gettext("waiting"),
+        ReportStatus.IN_REVIEW: lazy_gettext("in review"),
+        ReportStatus.DECIDED: lazy_gettext("decided"),
+        ReportStatus.ESCALATED: lazy_gettext("escalated"),
+    },
+    "reporter": {
+        ReporterKind.USER: lazy_gettext("a user"),
+        ReporterKind.VICTIM: lazy_gettext("the person shown"),
+        ReporterKind.TRUSTED_FLAGGER: lazy_gettext("a trusted flagger"),
+        ReporterKind.AUTOMATED: lazy_gettext("an automated system"),
+    },
+    "signal": {
+        SignalKind.TEXT: lazy_gettext("text"),
+        SignalKind.CLASSIFIER: lazy_gettext("image detector"),
+        SignalKind.CLASSIFIER_ERROR: lazy_gettext("image detector failed"),
+        SignalKind.BANK: lazy_gettext("hash bank"),
+        SignalKind.CLUSTER: lazy_gettext("same content"),
+    },
+    "media": {
+        MediaKind.IMAGE: lazy_gettext("image"),
+        MediaKind.VIDEO: lazy_gettext("video"),
+    },
+    "role": {
+        Role.MODERATOR: lazy_gettext("moderator"),
+        Role.SENIOR: lazy_gettext("senior moderator"),
+        Role.LIAISON: lazy_gettext("law-enforcement liaison"),
+        Role.ADMIN: lazy_gettext("administrator"),
+    },
+}
+
+
+def label(code: object, vocabulary: str) -> str:
+    """`code` in words from `vocabulary` (status, reporter, signal, media, role); the code
+    itself when it is not one we know (a value from a newer release, say)."""
+    words = LABELS.get(vocabulary, {}).get(str(code or ""))
+    return str(words) if words is not None else str(code or "")
