@@ -183,3 +183,13 @@ def test_a_senior_takes_over_a_claim_and_a_moderator_cannot(app, client):
             select(AuditEvent).where(AuditEvent.action == "claim.take_over")
         ).scalar_one()
         assert event.details == {"from_user_id": holder}
+
+
+def test_an_empty_filter_says_so_and_offers_the_whole_queue(app, client):
+    make_user(app)
+    make_report(app, category="ncii")
+    login(client)
+    filtered = client.get("/?category=doxxing").get_data(as_text=True)
+    assert "No reports match these filters." in filtered and "Nothing is waiting" not in filtered
+    make_report(app)  # the unfiltered queue is not empty
+    assert "No reports match" not in client.get("/").get_data(as_text=True)
