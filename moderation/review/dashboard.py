@@ -27,6 +27,9 @@ SLA_WINDOW_DAYS = 7
 FAILED_SHOWN = 50
 
 
+UNSETTLED_ACTIONS = ("escalate", "needs_context")
+
+
 def queue_figures(
     session: Session, sla_hours: Mapping[str, Any], visible: ColumnElement[bool]
 ) -> dict[str, Any]:
@@ -52,7 +55,14 @@ def queue_figures(
     decided = session.execute(
         select(Report.category, Report.received_at, func.min(Decision.created_at))
         .join(Decision, Decision.report_id == Report.id)
-        .where(Decision.state == DecisionState.FINAL.value, Decision.created_at >= since, visible)
+        .where(
+            Decision.state == DecisionState.FINAL.value,
+            Decision.created_at >= since,
+            # Only outcomes settle a report: an escalation or a call for more context starts
+            # other work (a case, another look) and is not "SLA met".
+            Decision.action.not_in(UNSETTLED_ACTIONS),
+            visible,
+        )
         .group_by(Report.id, Report.category, Report.received_at)
     ).all()
     for category, received_at, decided_at in decided:

@@ -10,6 +10,7 @@ from moderation.core.db import db
 from moderation.core.redis_conn import get_redis
 from moderation.review import dashboard
 from moderation.settings import settings_for
+from moderation.triage.reason_text import category_label
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -21,7 +22,11 @@ def index() -> str:
     figures = dashboard.queue_figures(
         db.session, settings_for(current_app).review.sla_hours, visible_reports_clause(current_user)
     )
-    return render_template("dashboard/index.html", figures=figures)
+    # The charts name categories in the reader's language, not by their codes.
+    category_labels = {code: category_label(code) for code in figures["categories"]}
+    return render_template(
+        "dashboard/index.html", figures=figures, category_labels=category_labels
+    )
 
 
 @bp.get("/jobs")

@@ -7,6 +7,7 @@
   var figures = data.figures;
   var labels = data.labels;
   var categories = Object.keys(figures.categories).sort();
+  var names = categories.map(function (c) { return (data.category_labels || {})[c] || c; });
   function column(name) { return categories.map(function (c) { return figures.categories[c][name]; }); }
   var common = { responsive: true, maintainAspectRatio: false, animation: false };
 
@@ -19,12 +20,12 @@
     }
   }
 
-  chart("depth", { type: "bar", data: { labels: categories, datasets: [{ label: labels.depth, data: column("depth"), backgroundColor: "#2d5bd1" }] } });
-  chart("oldest", { type: "bar", data: { labels: categories, datasets: [{ label: labels.oldest, data: column("oldest_hours"), backgroundColor: "#b3261e" }] } });
+  chart("depth", { type: "bar", data: { labels: names, datasets: [{ label: labels.depth, data: column("depth"), backgroundColor: "#2d5bd1" }] } });
+  chart("oldest", { type: "bar", data: { labels: names, datasets: [{ label: labels.oldest, data: column("oldest_hours"), backgroundColor: "#b3261e" }] } });
   chart("hourly", { type: "line", data: { labels: figures.decisions_per_hour.labels, datasets: [{ label: labels.hourly, data: figures.decisions_per_hour.counts, borderColor: "#2d5bd1", tension: 0.2 }] } });
   chart("sla", {
     type: "bar",
-    data: { labels: categories, datasets: [
+    data: { labels: names, datasets: [
       { label: labels.met, data: column("sla_met"), backgroundColor: "#2f855a" },
       { label: labels.missed, data: column("sla_missed"), backgroundColor: "#b3261e" }
     ] },

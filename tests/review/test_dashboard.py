@@ -25,7 +25,9 @@ def _data(html: str) -> dict:
     return json.loads(block.group(1))
 
 
-def _decided(app, category: str, age_hours: float, decided_after_hours: float) -> None:
+def _decided(
+    app, category: str, age_hours: float, decided_after_hours: float, action: str = "remove.ncii"
+) -> None:
     report_id = make_report(
         app, category=category, age_hours=age_hours, status=ReportStatus.DECIDED
     )
@@ -34,7 +36,7 @@ def _decided(app, category: str, age_hours: float, decided_after_hours: float) -
         db.session.add(
             Decision(
                 report_id=report_id,
-                action="remove.ncii",
+                action=action,
                 state=DecisionState.FINAL,
                 created_at=report.received_at + timedelta(hours=decided_after_hours),
             )
@@ -95,3 +97,16 @@ def test_dashboard_in_korean(app, client):
     make_user(app, "admin@example.org", role="admin")
     login(client, "admin@example.org")
     assert "대기 건수" in client.get("/dashboard/?lang=ko").get_data(as_text=True)
+
+
+def test_an_escalation_is_not_sla_met_and_categories_are_named(app, client):
+    """Issue 14 item 12: an escalation counted as "SLA met", and raw codes showed."""
+    make_user(app, "senior@example.org", role="senior")
+    _decided(app, "sexual_harassment", age_hours=30, decided_after_hours=1, action="escalate")
+    _decided(app, "sexual_harassment", age_hours=30, decided_after_hours=1)
+    login(client, "senior@example.org")
+    html = client.get("/dashboard/?lang=ko").get_data(as_text=True)
+    data = _data(html)
+    assert data["figures"]["categories"]["sexual_harassment"]["sla_met"] == 1
+    assert data["category_labels"]["sexual_harassment"] != "sexual_harassment"
+    assert "<td>sexual_harassment</td>" not in html
