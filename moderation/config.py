@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Flask
 
+from moderation.core.secret_strength import weak_key_reason, weak_text_reason
+
 
 class ConfigurationError(RuntimeError):
     """The configuration cannot run safely (e.g. production without secrets)."""
@@ -182,8 +184,12 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         for key in _GENERATED_SECRETS:
             if not app.config.get(key):
                 raise ConfigurationError(f"production needs MODERATION_{key}")
-        if len(str(app.config["SECRET_KEY"])) < 32:
-            raise ConfigurationError("MODERATION_SECRET_KEY must be at least 32 characters")
+        weak = weak_text_reason(str(app.config["SECRET_KEY"]), 32)
+        if weak:
+            raise ConfigurationError(f"MODERATION_SECRET_KEY {weak}")
+        weak = weak_key_reason(decode_media_key(app.config["MEDIA_KEY"]))
+        if weak:
+            raise ConfigurationError(f"MODERATION_MEDIA_KEY {weak}")
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
     else:

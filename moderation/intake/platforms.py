@@ -17,11 +17,39 @@ from moderation.core.errors import (
     NotFoundError,
     ValidationError,
 )
+from moderation.core.secret_strength import weak_key_reason, weak_text_reason
 from moderation.core.tokens import new_token, token_digest
-from moderation.intake.signatures import new_webhook_secret
+from moderation.intake.signatures import SECRET_PREFIX, new_webhook_secret, secret_key_bytes
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 ROTATION_GRACE = timedelta(days=7)
+# A secret an operator types (Mastodon asks for one): anything shorter is guessable offline from
+# one signed delivery. Generated `whsec_` secrets carry 24 random bytes.
+MIN_TYPED_SECRET_LENGTH = 20
+MIN_SECRET_KEY_BYTES = 16
+
+
+def check_secret_strength(secret: str) -> None:
+    """Raise ValidationError (code weak_secret) for a signing secret that is short or
+    predictable: a typed one under MIN_TYPED_SECRET_LENGTH characters or a repeated pattern, a
+    `whsec_` one that is not base64 of at least MIN_SECRET_KEY_BYTES random-looking bytes."""
+    if secret.startswith(SECRET_PREFIX):
+        try:
+            raw = secret_key_bytes(secret)
+        except ValueError as exc:
+            raise ValidationError(
+                "a whsec_ secret must be base64 after the prefix", code="weak_secret"
+            ) from exc
+        if len(raw) < MIN_SECRET_KEY_BYTES:
+            raise ValidationError(
+                f"a whsec_ secret must hold at least {MIN_SECRET_KEY_BYTES} bytes",
+                code="weak_secret",
+            )
+        weak = weak_key_reason(raw)
+    else:
+        weak = weak_text_reason(secret, MIN_TYPED_SECRET_LENGTH)
+    if weak:
+        raise ValidationError(f"the signing secret {weak}", code="weak_secret")
 
 
 @dataclass(frozen=True)
@@ -51,6 +79,8 @@ def create_platform(
     if kind == PlatformKind.MASTODON and not secret:
         # Mastodon asks the admin to type the secret in; we cannot choose it for them.
         raise ValidationError("a mastodon platform needs --secret (the one set in Mastodon)")
+    if secret is not None:
+        check_secret_strength(secret)
     webhook_secret = secret or new_webhook_secret()
     api_token = new_token("mq_")
     platform = Platform(
@@ -71,6 +101,8 @@ def create_platform(
 
 def rotate_secret(session: Session, slug: str, secret: str | None = None) -> str:
     """Make a new signing secret current; the old one stays valid for ROTATION_GRACE."""
+    if secret is not None:
+        check_secret_strength(secret)
     platform = get_platform(session, slug)
     platform.previous_webhook_secret = platform.webhook_secret
     platform.previous_secret_expires_at = utcnow() + ROTATION_GRACE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -18,6 +19,7 @@ from moderation.config import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+STRONG_SECRET = "Zq3vT9xLw2Rk8NfY5bHc1mPjGs7dE4uA"
 
 
 def _free_port() -> int:
@@ -32,12 +34,66 @@ def _free_port() -> int:
         ({"MEDIA_KEY": MEDIA_KEY}, "MODERATION_SECRET_KEY"),
         ({"SECRET_KEY": "s" * 40}, "MODERATION_MEDIA_KEY"),
         ({"SECRET_KEY": "short", "MEDIA_KEY": MEDIA_KEY}, "at least 32"),
-        ({"SECRET_KEY": "s" * 40, "MEDIA_KEY": "bm90IDMyIGJ5dGVz"}, "32 bytes"),
+        ({"SECRET_KEY": STRONG_SECRET, "MEDIA_KEY": "bm90IDMyIGJ5dGVz"}, "32 bytes"),
+        # Long enough but guessable (issue 10, finding 12).
+        ({"SECRET_KEY": "a" * 32, "MEDIA_KEY": MEDIA_KEY}, "MODERATION_SECRET_KEY is too"),
+        ({"SECRET_KEY": "abcd" * 10, "MEDIA_KEY": MEDIA_KEY}, "MODERATION_SECRET_KEY is too"),
+        ({"SECRET_KEY": "ab12" * 8 + "xyz", "MEDIA_KEY": MEDIA_KEY}, "SECRET_KEY is too"),
+        (
+            {"SECRET_KEY": STRONG_SECRET, "MEDIA_KEY": base64.b64encode(bytes(32)).decode()},
+            "MODERATION_MEDIA_KEY is not random",
+        ),
+        (
+            {"SECRET_KEY": STRONG_SECRET, "MEDIA_KEY": base64.b64encode(b"k3y!" * 8).decode()},
+            "MODERATION_MEDIA_KEY is not random",
+        ),
     ],
 )
 def test_production_refuses_to_start_without_real_secrets(config, message, tmp_path):
     with pytest.raises(ConfigurationError, match=message):
         create_app({"ENV": "production", "DATABASE_URL": "sqlite://", **config})
+
+
+def test_production_accepts_random_secrets():
+    app = create_app(
+        {
+            "ENV": "production",
+            "DATABASE_URL": "sqlite://",
+            "SECRET_KEY": STRONG_SECRET,
+            "MEDIA_KEY": base64.b64encode(os.urandom(32)).decode(),
+        }
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def _import_wsgi(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "import moderation.wsgi as w; print(w.app.config['ENV'])"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_wsgi_entry_defaults_to_production_and_refuses_without_secrets(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MODERATION_ENV", "MODERATION_SECRET_KEY", "MODERATION_MEDIA_KEY")
+    }
+    env["MODERATION_DATABASE_URL"] = f"sqlite:///{tmp_path / 'w.sqlite3'}"
+    refused = _import_wsgi(env)
+    assert refused.returncode != 0
+    assert "ConfigurationError: production needs MODERATION_SECRET_KEY" in refused.stderr
+    served = _import_wsgi(
+        {**env, "MODERATION_SECRET_KEY": STRONG_SECRET, "MODERATION_MEDIA_KEY": MEDIA_KEY}
+    )
+    assert served.stdout.strip() == "production", served.stderr[-2000:]
+    # Development under a WSGI server only when asked for by name.
+    explicit = _import_wsgi({**env, "MODERATION_ENV": "development"})
+    assert explicit.stdout.strip() == "development", explicit.stderr[-2000:]
 
 
 def test_development_generates_secrets_once_and_keeps_them(tmp_path, monkeypatch):
@@ -100,6 +156,8 @@ def test_gunicorn_and_moderation_run_serve_the_app(server, tmp_path, redis_url):
         capture_output=True,
     )
     if server == "gunicorn":
+        # The WSGI entry serves production, which needs real secrets.
+        env.update(MODERATION_SECRET_KEY=STRONG_SECRET, MODERATION_MEDIA_KEY=MEDIA_KEY)
         command = [
             str(bin_dir / "gunicorn"),
             "-b",
