@@ -9,6 +9,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
+    ActionHint,
+    BankHit,
     Decision,
     Detection,
     Media,
@@ -89,6 +91,31 @@ class ItemView:
     @property
     def bank_match(self) -> bool:
         return bool(self.bank_signals)
+
+    @property
+    def bank_hits(self) -> list[BankHit]:
+        """The banks matched, by name, best first (one line per bank entry)."""
+        hits = [BankHit.from_details(signal.details) for signal in self.bank_signals]
+        return sorted((hit for hit in hits if hit), key=lambda hit: hit.distance)
+
+    @property
+    def known_violation(self) -> bool:
+        """A bank says this is a confirmed violation (not only "raise its priority")."""
+        return any(hit.action_hint == ActionHint.KNOWN_VIOLATION for hit in self.bank_hits)
+
+    @property
+    def signal_lines(self) -> list[tuple[str, str, float | None, int]]:
+        """(kind, label, score, how many) for the signals list: matches with other reports'
+        media are one line per method with a count, not one line per matched medium."""
+        lines: list[tuple[str, str, float | None, int]] = []
+        clusters: dict[str, int] = {}
+        for signal in self.signals:
+            if signal.kind == SignalKind.CLUSTER:
+                clusters[signal.label] = clusters.get(signal.label, 0) + 1
+            else:
+                lines.append((signal.kind, signal.label, signal.score, 1))
+        lines += [(SignalKind.CLUSTER, label, None, n) for label, n in sorted(clusters.items())]
+        return lines
 
     @property
     def posted_in(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
-from models import MediaKind, ReporterKind, ReportStatus, Role, SignalKind
+from models import BankKind, MediaKind, ReporterKind, ReportStatus, Role, SignalKind
 
 LABELS: dict[str, dict[str, object]] = {
     "status": {
@@ -32,6 +32,12 @@ LABELS: dict[str, dict[str, object]] = {
     "media": {
         MediaKind.IMAGE: lazy_gettext("image"),
         MediaKind.VIDEO: lazy_gettext("video"),
+    },
+    "bank": {
+        BankKind.VICTIM_SUBMITTED: lazy_gettext("registered by the person shown"),
+        BankKind.CONFIRMED: lazy_gettext("confirmed by our moderators"),
+        BankKind.IMPORTED: lazy_gettext("imported"),
+        BankKind.OTHER: lazy_gettext("other"),
     },
     "role": {
         Role.MODERATOR: lazy_gettext("moderator"),

@@ -225,3 +225,14 @@ def test_no_raw_codes_in_the_korean_item_page(app, client):
     assert "텍스트: phone_kr_mobile" in html
     for raw in (">queued<", "· image", ": user", "· moderator<", ">text:"):
         assert raw not in html, raw
+
+
+def test_bank_matches_are_named_and_a_priority_bank_is_no_known_violation(app, client):
+    """Issue 14 item 12: the bank signal named the bank's kind, and a raise_priority bank was
+    described as a confirmed violation; re-share matches repeated one line per medium."""
+    make_user(app)
+    report_id = image_report(app, signals=[{"kind": "bank", "label": "imported"}])
+    login(client)
+    html = client.get(f"/review/{report_id}").get_data(as_text=True)
+    assert "Hash bank match</strong>: test imported (imported) · sha256 · distance 0" in html
+    assert "it is not a confirmed violation" in html and "Known violation" not in html
