@@ -16,6 +16,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from moderation.core.errors import register_error_handlers
     from moderation.core.extensions import csrf, login_manager
     from moderation.core.i18n import init_i18n
+    from moderation.core.ids import install_id_converter
     from moderation.core.limits import init_limiter
     from moderation.core.security_headers import register_security_headers
     from moderation.settings import init_settings
@@ -29,6 +30,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     load_config(app, test_config)
     init_settings(app)
+    # Before any blueprint: every `<int:...>` in a route is a bounded database id.
+    install_id_converter(app)
 
     db.init_app(app)
     csrf.init_app(app)

@@ -36,9 +36,13 @@ def _drop_if_server_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> 
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, with SQLite tuned for one web process and a few workers."""
+    """An engine for `url`, with SQLite tuned for one web process and a few workers.
+
+    `hide_parameters`: a database error's message (logged, or shown in a traceback) never carries
+    the bound values, which are report text, contact data and hashes.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # No pool_pre_ping: its SELECT 1 cost a round trip on every checkout (every request). A
@@ -46,7 +50,9 @@ def make_engine(url: str) -> Engine:
     # FATAL message waiting on the socket, so a zero-timeout poll finds it without a round trip
     # and the pool replaces it. pool_recycle bounds how long a connection can sit unnoticed
     # behind a middlebox that drops it silently.
-    engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    engine = create_engine(
+        url, pool_size=5, max_overflow=10, pool_recycle=1800, hide_parameters=True
+    )
     event.listen(engine, "checkout", _drop_if_server_closed)
     return engine
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -60,14 +62,51 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 parses to infinity, which JSON cannot carry back out and PostgreSQL's json refuses.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number is out of range")
+    return value
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    """True if any string (key or value) in `document` holds a lone UTF-16 surrogate ("\\ud800"
+    escaped in JSON): Python accepts it, but it cannot be encoded as UTF-8 for the database."""
+    pending = [document]
+    while pending:  # iterative: nesting depth is bounded only by json's own recursion limit
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATES.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def decode_json(body: bytes) -> Any:
-    """The decoded body; raises ValidationError (400 malformed_json) for anything but JSON."""
+    """The decoded body; raises ValidationError (400 malformed_json) for anything but JSON that
+    can be stored as it came: no NaN or Infinity, no number beyond a double's range, no lone
+    surrogate in a string."""
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        document = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             "the body is not valid JSON", code="malformed_json", status=400
         ) from exc
+    if _has_lone_surrogate(document):
+        raise ValidationError(
+            "the body contains an unpaired surrogate (\\ud800-\\udfff); send UTF-8 text",
+            code="malformed_json",
+            status=400,
+        )
+    return document
 
 
 def check_route(

@@ -16,6 +16,7 @@ from moderation.accounts.permissions import Action, permission_required
 from moderation.banks import service as banks
 from moderation.core.db import db
 from moderation.core.errors import ValidationError
+from moderation.core.ids import page_number
 from moderation.media.analysis import analyse_image
 from moderation.media.imaging import ImageDecodeError, ImageLimits
 
@@ -59,7 +60,7 @@ def entries(bank_id: int) -> tuple[str, int]:
     """One bank's entries, paginated, optionally searched by hash. 404 for an unknown bank."""
     bank = banks.get_bank(db.session, bank_id)
     query = request.args.get("q", default="", type=str)
-    page = request.args.get("page", default=1, type=int) or 1
+    page = request.args.get("page", default=1, type=page_number)
     error = None
     status = 200
     try:
@@ -88,7 +89,7 @@ def set_enabled(bank_id: int) -> Response:
     return redirect(url_for("banks.entries", bank_id=bank_id))
 
 
-@bp.post("/entries/<int:entry_id>/status")
+@bp.post("/entries/<bigid:entry_id>/status")  # bank entry ids are BIGINT
 @permission_required(Action.MANAGE_BANKS)
 def set_status(entry_id: int) -> Response:
     """Disable, withdraw or re-activate one entry (audited); it stops matching at once."""

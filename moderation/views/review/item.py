@@ -10,6 +10,7 @@ from werkzeug import Response
 
 from moderation.accounts.permissions import Action, permission_required, require
 from moderation.core.db import db
+from moderation.core.ids import database_id
 from moderation.core.sealing import contact_key_for
 from moderation.review import claims, contacts, decisions, pages
 from moderation.views.review import (
@@ -29,7 +30,7 @@ from moderation.views.review import (
 def item(report_id: int) -> tuple[str, int] | str:
     """One report for review. Opening it claims nothing. 404 for reports the user may not
     know; 409 (a break page) for image items during a wellness break."""
-    shown = request.args.getlist("reveal", type=int)
+    shown = request.args.getlist("reveal", type=database_id)
     page = pages.open_item(
         db.session, report_id, current_user, review_settings(), wellness_settings(), shown
     )
