@@ -19,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from moderation.core.ids import install_id_converter
     from moderation.core.limits import init_limiter
     from moderation.core.security_headers import register_security_headers
+    from moderation.core.uploads import init_uploads
     from moderation.settings import init_settings
 
     root = Path(__file__).resolve().parent.parent
@@ -32,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_settings(app)
     # Before any blueprint: every `<int:...>` in a route is a bounded database id.
     install_id_converter(app)
+    init_uploads(app)
 
     db.init_app(app)
     csrf.init_app(app)
