@@ -235,7 +235,7 @@ def _url(rule: Rule, values: dict[str, Any]) -> str:
     url = rule.rule
     for name in rule.arguments:
         url = url.replace(f"<{name}>", str(values[name]))
-        for converter in ("int", "path", "string"):
+        for converter in ("int", "bigid", "path", "string"):
             url = url.replace(f"<{converter}:{name}>", str(values[name]))
     return url
 
