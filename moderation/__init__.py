@@ -9,9 +9,8 @@ from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    from pathlib import Path
-
     from moderation.config import load_config
+    from moderation.core.assets import asset_dir
     from moderation.core.db import db
     from moderation.core.errors import register_error_handlers
     from moderation.core.extensions import csrf, login_manager
@@ -22,12 +21,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from moderation.core.uploads import init_uploads
     from moderation.settings import init_settings
 
-    root = Path(__file__).resolve().parent.parent
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(root / "templates"),
-        static_folder=str(root / "static"),
+        template_folder=str(asset_dir("templates")),
+        static_folder=str(asset_dir("static")),
     )
     load_config(app, test_config)
     init_settings(app)

@@ -2,7 +2,8 @@
 
 Catalogues live in `translations/<area>/<lang>/LC_MESSAGES/messages.po`, one folder per area of
 the app so teams edit their own files; Flask-Babel merges them. `python -m moderation.core.i18n`
-compiles them (the Makefile runs it; tests compile on first use).
+compiles them in a checkout (the Makefile runs it; tests compile on first use); a wheel carries
+them compiled (setup.py), so an installed package has nothing to compile.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ from pathlib import Path
 
 from flask import Flask, request
 
+from moderation.core.assets import asset_dir
+
 LANGUAGES = ("en", "ko")
 LANG_COOKIE = "lang"
-TRANSLATIONS_ROOT = Path(__file__).resolve().parents[2] / "translations"
 
 
 def translation_directories() -> list[Path]:
-    return (
-        sorted(path for path in TRANSLATIONS_ROOT.iterdir() if path.is_dir())
-        if TRANSLATIONS_ROOT.exists()
-        else []
-    )
+    root = asset_dir("translations")
+    return sorted(path for path in root.iterdir() if path.is_dir()) if root.exists() else []
 
 
 def select_locale() -> str:
@@ -38,7 +37,7 @@ def compile_catalogues(force: bool = False) -> int:
     from babel.messages.pofile import read_po
 
     compiled = 0
-    for po_path in TRANSLATIONS_ROOT.glob("*/*/LC_MESSAGES/*.po"):
+    for po_path in asset_dir("translations").glob("*/*/LC_MESSAGES/*.po"):
         mo_path = po_path.with_suffix(".mo")
         if not force and mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue

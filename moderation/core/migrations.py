@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config
 
 from alembic import command
-
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+from moderation.core.assets import asset_dir
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("script_location", str(asset_dir("alembic")))
     # '%' is ConfigParser syntax; URLs with escaped passwords must survive it.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
