@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from models import Role
 from moderation.core.db import db
@@ -252,4 +255,58 @@ def _create_app() -> Flask:
     return create_app()
 
 
-main = FlaskGroup(create_app=_create_app, help="The moderation queue.")
+# Messages of a database without our schema: SQLite, then PostgreSQL (psycopg's UndefinedTable).
+_MISSING_TABLE = re.compile(r'no such table: (\w+)|relation "(\w+)" does not exist')
+
+
+def explain_service_error(error: Exception, config: Mapping[str, Any]) -> str | None:
+    """One sentence for an error of the database or Redis that a person can fix (a schema not
+    yet created, a service that does not answer), or None for anything else. Never includes a
+    password: URLs are shown without theirs."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    if isinstance(error, OperationalError | ProgrammingError):
+        missing = _MISSING_TABLE.search(str(error.orig))
+        if missing:
+            table = missing.group(1) or missing.group(2)
+            return (
+                f"the database has no schema yet (no table {table!r}): "
+                "run `moderation db upgrade` first"
+            )
+        if isinstance(error, OperationalError):
+            url = make_url(str(config.get("DATABASE_URL", ""))).render_as_string(hide_password=True)
+            reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
+            return f"cannot use the database at {url} (MODERATION_DATABASE_URL): {reason}"
+    if isinstance(error, RedisConnectionError | RedisTimeoutError):
+        url = str(config.get("REDIS_URL", ""))
+        where = url.rpartition("@")[2] if "@" in url else url
+        return f"cannot reach Redis at {where} (MODERATION_REDIS_URL): {error}"
+    return None
+
+
+def _loaded_config(ctx: click.Context) -> Mapping[str, Any]:
+    """The config of the app this invocation loaded (ScriptInfo caches it); empty if none."""
+    try:
+        return ctx.ensure_object(ScriptInfo).load_app().config
+    except Exception:  # noqa: BLE001 - only used to word a message; the app failed to load
+        return {}
+
+
+class ModerationGroup(FlaskGroup):
+    """The `moderation` group; errors of the database or Redis that a person can fix end as one
+    sentence and exit 1 here, for every command, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = explain_service_error(exc, _loaded_config(ctx))
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+main = ModerationGroup(create_app=_create_app, help="The moderation queue.")
