@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     # Rate limits (Flask-Limiter on Redis); see moderation/core/limits.py.
     "RATELIMIT_ENABLED": True,
     "RATE_LIMIT_PLATFORM": "600/minute",  # per platform slug, webhook routes together
+    "RATE_LIMIT_UNAUTHENTICATED": "120/minute",  # per address, failed API authentications
     "RATE_LIMIT_STATUS": "1200/minute",  # per platform slug, status look-ups
     "RATE_LIMIT_PUBLIC_REPORT": "10/hour",  # per address, portal submissions
     "RATE_LIMIT_RECEIPT_CHECK_ADDRESS": "30/hour",  # per address, portal status checks

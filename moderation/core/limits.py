@@ -6,7 +6,7 @@ Limits are declared next to the views with `limiter.limit(...)`; a 429 answer ca
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -22,3 +22,8 @@ def init_limiter(app: Flask) -> None:
     # Last resort: an error the fallback cannot absorb must not refuse intake.
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+
+
+def unauthenticated_failure(response: Response) -> bool:
+    """`deduct_when` for budgets of failed authentication: only a 401 costs."""
+    return response.status_code == 401

@@ -40,8 +40,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import CATEGORY_SEVERITY, PlatformKind, Report, ReportStatus
-from moderation.core.errors import AuthenticationError
+from models import CATEGORY_SEVERITY, Platform, PlatformKind, Report, ReportStatus
+from moderation.core.errors import AuthenticationError, NotFoundError
 from moderation.core.queueing import enqueue_rescore
 from moderation.core.sealing import add_sealed_contact
 from moderation.intake import service as intake
@@ -50,7 +50,7 @@ from moderation.intake.mastodon_payload import (
     UPSTREAM_CONTEXT_KEYS,
     parse_mastodon,
 )
-from moderation.intake.platforms import valid_secrets
+from moderation.intake.platforms import get_platform, valid_secrets
 from moderation.intake.report_input import (
     ReportInput,
 )
@@ -140,14 +140,26 @@ def receive_mastodon(
 ) -> intake.IntakeResult:
     """The whole Mastodon intake: verify X-Hub-Signature, map, dedupe, store, enqueue.
 
-    Raises NotFoundError (unknown slug or not a Mastodon platform), AuthenticationError,
+    Raises AuthenticationError (a bad signature, or an unknown slug, answered alike),
+    NotFoundError (a correctly signed delivery for a platform that is not a Mastodon one),
     ValidationError. Answers 202 with the report, or 200 `ignored` for non-report events.
     """
-    platform = intake.platform_for_route(session, slug, (PlatformKind.MASTODON,))
     try:
-        verify_hub(valid_secrets(platform), signature, body)
+        platform: Platform | None = get_platform(session, slug)
+    except NotFoundError:
+        platform = None  # answered below exactly like a bad signature: slugs cannot be probed
+    try:
+        verify_hub(
+            valid_secrets(platform) if platform else intake.UNKNOWN_PLATFORM_SECRETS,
+            signature,
+            body,
+        )
     except SignatureError as exc:
         raise AuthenticationError(exc.message, code=exc.code) from exc
+    if platform is None:
+        raise AuthenticationError("the signature does not match", code="bad_signature")
+    # Authenticated: a standard platform may learn that it does not use this route (404).
+    intake.check_route(platform, (PlatformKind.MASTODON,))
     parsed = parse_mastodon(intake.decode_json(body), settings.max_media)
     if parsed is None:
         return intake.IntakeResult(200, {"status": "ignored"}, created=False)

@@ -32,7 +32,7 @@ from moderation.core.errors import AuthenticationError, NotFoundError, Validatio
 from moderation.core.queueing import enqueue_triage
 from moderation.intake.platforms import get_platform, valid_secrets
 from moderation.intake.report_input import ReportInput, channel_of, parse_report
-from moderation.intake.signatures import SignatureError, verify_standard
+from moderation.intake.signatures import SignatureError, new_webhook_secret, verify_standard
 from moderation.media.fetching.sniff import sniff_type
 from moderation.media.imaging import md5_hex
 from moderation.media.store import MediaStore
@@ -132,14 +132,21 @@ def platform_for_route(
     return check_route(get_platform(session, slug), route_kinds, internal_slugs)
 
 
+# Secrets no platform has, made once per process. A delivery for a slug we do not know is checked
+# against them, so it fails exactly as a wrong signature for a known platform does: the same
+# checks in the same order, the same answer, the same cost. Slugs cannot be probed.
+UNKNOWN_PLATFORM_SECRETS: tuple[str, ...] = (new_webhook_secret(),)
+
+
 def verify_delivery(
-    platform: Platform, headers: dict[str, str | None], body: bytes, tolerance: int
+    platform: Platform | None, headers: dict[str, str | None], body: bytes, tolerance: int
 ) -> None:
     """Raise AuthenticationError unless the Standard Webhooks signature verifies with one of the
-    platform's current secrets."""
+    platform's current secrets. `platform` None (an unknown slug) always raises, with the same
+    answer a wrong signature gets."""
     try:
         verify_standard(
-            valid_secrets(platform),
+            valid_secrets(platform) if platform is not None else UNKNOWN_PLATFORM_SECRETS,
             headers.get("webhook-id"),
             headers.get("webhook-timestamp"),
             headers.get("webhook-signature"),
@@ -148,6 +155,8 @@ def verify_delivery(
         )
     except SignatureError as exc:
         raise AuthenticationError(exc.message, code=exc.code) from exc
+    if platform is None:  # unreachable unless a random secret was guessed; refuse all the same
+        raise AuthenticationError("the signature does not match", code="bad_signature")
 
 
 def platform_and_previous_answer(
@@ -352,14 +361,22 @@ def receive_webhook(
     """The whole platform-webhook intake. Raises DomainError subclasses for bad requests.
 
     A trusted-flagger platform's reports are always of reporter kind `trusted_flagger`, whatever
-    the body says: that is their priority lane (see moderation/triage/policy.py).
+    the body says: that is their priority lane (see moderation/triage/policy.py). An unknown slug
+    answers 401 like a bad signature; a platform that does not use this route answers 404, but
+    only once its signature verified.
     """
     delivery_id = headers.get("webhook-id") or ""
-    platform, previous = platform_and_previous_answer(session, slug, delivery_id)
+    try:
+        platform, previous = platform_and_previous_answer(session, slug, delivery_id)
+    except NotFoundError:
+        # Before authentication an unknown slug answers like a bad signature (401), never 404.
+        verify_delivery(None, headers, body, limits.tolerance_seconds)
+        raise
+    verify_delivery(platform, headers, body, limits.tolerance_seconds)
+    # Only a sender holding the platform's secret learns that it uses another route (404).
     check_route(
         platform, (PlatformKind.STANDARD, PlatformKind.TRUSTED_FLAGGER), limits.internal_slugs
     )
-    verify_delivery(platform, headers, body, limits.tolerance_seconds)
     if previous:
         return previous
     report_input = parse_report(

@@ -9,6 +9,7 @@ import time
 from sqlalchemy import func, select
 
 from models import Media, Report, ReportStatus, WebhookDelivery
+from moderation.intake.signatures import sign_hub
 from tests.factories import make_image, make_platform, post_report, report_body, signed_headers
 
 
@@ -110,13 +111,27 @@ def test_rotated_signatures_any_valid_one_is_enough(app, client):
     assert response.status_code == 202
 
 
-def test_unknown_platform_is_404(app, client):
+def test_unknown_platform_answers_like_a_bad_signature(app, client):
+    """Before authentication an unknown slug and a known one answer alike (401, same body), so
+    the list of platforms cannot be probed; a signed delivery to the wrong route may learn 404."""
     platform = make_platform(app)
     raw = json.dumps(report_body()).encode()
     headers = signed_headers(platform.webhook_secret, raw)
-    response = client.post("/api/v1/platforms/nobody/reports", data=raw, headers=headers)
-    assert response.status_code == 404
-    assert response.get_json()["error"] == "not_found"
+    unknown = client.post("/api/v1/platforms/nobody/reports", data=raw, headers=headers)
+    forged = signed_headers("whsec_" + "QUFB" * 11, raw)
+    known = client.post(f"/api/v1/platforms/{platform.slug}/reports", data=raw, headers=forged)
+    assert unknown.status_code == known.status_code == 401
+    assert unknown.get_json() == known.get_json()
+    for route in ("reports", "mastodon"):
+        answer = client.post(f"/api/v1/platforms/nobody/{route}", data=raw, headers=headers)
+        assert answer.status_code == 401, route
+    # Correctly signed for a standard platform, but on the Mastodon route: now it may know.
+    wrong_route = client.post(
+        f"/api/v1/platforms/{platform.slug}/mastodon",
+        data=raw,
+        headers={"X-Hub-Signature": sign_hub(platform.webhook_secret, raw)},
+    )
+    assert wrong_route.status_code == 404
 
 
 def test_malformed_json_is_400(app, client):

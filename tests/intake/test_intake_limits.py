@@ -45,6 +45,35 @@ def test_platform_rate_limit_is_per_slug_with_retry_after(app, client):
     assert _count(app, Report) == 4
 
 
+def test_unsigned_floods_spend_their_own_budget_not_the_platforms(app, client):
+    """Finding 4: unsigned POSTs and bad bearer tokens used to spend the platform's budget, so
+    anyone could make the next signed delivery get 429. Failures now count per address."""
+    app.config["RATE_LIMIT_PLATFORM"] = "5/minute"
+    app.config["RATE_LIMIT_STATUS"] = "5/minute"
+    app.config["RATE_LIMIT_UNAUTHENTICATED"] = "20/minute"
+    acme = make_platform(app, "acme")
+    attacker = {"REMOTE_ADDR": "203.0.113.9"}
+    for _ in range(10):  # both routes share one budget of failures per address
+        unsigned = client.post("/api/v1/platforms/acme/reports", data=b"{}", environ_base=attacker)
+        assert unsigned.status_code == 401
+        token = client.get(
+            "/api/v1/platforms/acme/reports/1",
+            headers={"Authorization": "Bearer nope"},
+            environ_base=attacker,
+        )
+        assert token.status_code == 401
+    # The attacker's address is now refused outright, before any signature check...
+    refused = client.post("/api/v1/platforms/acme/reports", data=b"{}", environ_base=attacker)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    # ...while the platform still has its whole budget, from its own hosts.
+    for _ in range(5):
+        answer = post_report(client, acme, report_body())
+        assert answer.status_code == 202, answer.get_json()
+    assert post_report(client, acme, report_body()).status_code == 429
+    headers = {"Authorization": f"Bearer {acme.api_token}"}
+    assert client.get("/api/v1/platforms/acme/reports/1", headers=headers).status_code == 200
+
+
 def test_status_rate_limit(app, client):
     app.config["RATE_LIMIT_STATUS"] = "2/minute"
     acme = make_platform(app, "acme")
