@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 
+from moderation.banks.index import BankIndex, IndexSettings, bank_index_for
 from moderation.core.sealing import contact_key_for
 from moderation.intake.mastodon import MastodonSettings
 from moderation.intake.portal import PortalSettings
@@ -36,6 +37,11 @@ class Settings:
     intake: IntakeLimits
     mastodon: MastodonSettings
     portal: PortalSettings
+    bank_index: IndexSettings
+
+    def bank_index_handle(self) -> BankIndex:
+        """This process's bank index (one per process and directory, see banks/index.py)."""
+        return bank_index_for(self.bank_index)
 
 
 def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
@@ -65,6 +71,7 @@ def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
             max_links=int(config["PORTAL_MAX_LINKS"]),
             contact_key=contact_key,
         ),
+        bank_index=IndexSettings.from_config(config),
     )
 
 

@@ -63,10 +63,10 @@ def sweep_pending() -> list[int]:
 def maintain_bank_index() -> dict:
     """Refresh this worker's bank index; rebuild the shared base from the database when the
     delta has grown or the base is old (other processes switch on their next refresh)."""
-    from moderation.banks.index import bank_index_for
+    from moderation.settings import settings_for
 
     with app_context() as app:
-        stats = bank_index_for(app.config).maintain(db.session)
+        stats = settings_for(app).bank_index_handle().maintain(db.session)
         log.info(
             "[%s] bank index: %s entries, delta %s, rebuilt %s",
             _job_id(),

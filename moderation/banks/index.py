@@ -123,24 +123,28 @@ class BankIndex:
         return self._index
 
     def refresh(self, session: Session, *, force: bool = False) -> int:
-        """Pick up a rebuilt base and add new PDQ entries, if the period has passed (or
-        `force`). Returns how many entries were added."""
+        """Add every PDQ entry committed since the last look (always: a confirmed image banked
+        by a decision in a web process must stop its next re-share in every worker at once),
+        and pick up a rebuilt base when the period has passed (or `force`). Returns how many
+        entries were added."""
         with self._lock:
             index = self._ensure_open(session)
             now = self.clock()
             if (
-                not force
-                and self._last_refresh is not None
-                and now - self._last_refresh < self.settings.refresh_seconds
+                force
+                or self._last_refresh is None
+                or now - self._last_refresh >= self.settings.refresh_seconds
             ):
-                return 0
-            try:
-                index.refresh()
-            except IndexFormatError:
-                # A base this code cannot read (another release's, during a rolling upgrade, or
-                # damaged): build our own from the database rather than fail every lookup.
-                log.warning("bank index: unreadable new base; rebuilding")
-                index = self._index = build_from_database(session, self.settings.directory)
+                try:
+                    index.refresh()
+                except IndexFormatError:
+                    # A base this code cannot read (another release's, during a rolling upgrade,
+                    # or damaged): build our own from the database rather than fail every lookup.
+                    log.warning("bank index: unreadable new base; rebuilding")
+                    index = self._index = build_from_database(session, self.settings.directory)
+                self._last_refresh = now
+            # The new rows above the high-water mark: a primary-key range scan that finds
+            # nothing in the usual case, so it is cheap enough to run before every search.
             added = 0
             while True:
                 rows = _pdq_rows(session, index.high_water_id or 0, _READ_BATCH)
@@ -148,24 +152,13 @@ class BankIndex:
                     break
                 index.add([row[0] for row in rows], hashes_from_hex(row[1] for row in rows))
                 added += len(rows)
-            self._last_refresh = now
             return added
-
-    def note_committed(self, session: Session) -> None:
-        """Entries were just committed by this process: if the index is open here, refresh at
-        once so they are searchable here now (other processes find them on their next
-        refresh). Reading from the database rather than adding the ids directly keeps the
-        high-water mark meaning "every id up to here was seen"."""
-        with self._lock:
-            is_open = self._index is not None
-        if is_open:
-            self.refresh(session, force=True)
 
     def search(
         self, session: Session, pdq_hexes: Sequence[str], max_distance: int
     ) -> dict[int, int]:
-        """Candidate entry id -> smallest distance to any of `pdq_hexes` (refreshing first when
-        due). Candidates must still be checked against the database."""
+        """Candidate entry id -> smallest distance to any of `pdq_hexes` (refreshed first, see
+        `refresh`). Candidates must still be checked against the database."""
         if not pdq_hexes:
             return {}
         self.refresh(session)
@@ -227,10 +220,9 @@ _instances: dict[tuple[int, str], BankIndex] = {}
 _instances_lock = threading.Lock()
 
 
-def bank_index_for(config: Mapping[str, Any]) -> BankIndex:
-    """This process's BankIndex for the configured directory (created lazily, never across a
+def bank_index_for(settings: IndexSettings) -> BankIndex:
+    """This process's BankIndex for the settings' directory (created lazily, never across a
     fork: the key includes the process id)."""
-    settings = IndexSettings.from_config(config)
     key = (os.getpid(), str(settings.directory.resolve()))
     with _instances_lock:
         instance = _instances.get(key)

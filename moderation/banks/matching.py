@@ -11,12 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from models import Bank, BankEntry, BankHit, BankKind, EntryStatus, SignalType
-from moderation.banks.index import bank_index_for
+from moderation.banks.index import BankIndex
 from moderation.media.video import FrameHash, match_videos
 
 # PDQ below this quality is too flat to identify anything; exact hashes still apply.
@@ -76,11 +75,11 @@ def _pdq_distance(value: str, queries: Sequence[int]) -> int:
     return min((target ^ query).bit_count() for query in queries)
 
 
-def pdq_matches(session: Session, pdq_hexes: Sequence[str]) -> list[BankMatch]:
+def pdq_matches(session: Session, index: BankIndex, pdq_hexes: Sequence[str]) -> list[BankMatch]:
     """Active PDQ entries of enabled banks within their bank's threshold of any of `pdq_hexes`
     (no quality gate: callers decide). Raises ValueError on a malformed hash."""
     queries = [hex_value.lower() for hex_value in pdq_hexes]
-    candidates = bank_index_for(current_app.config).search(session, queries, MAX_PDQ_DISTANCE)
+    candidates = index.search(session, queries, MAX_PDQ_DISTANCE)
     query_ints = [int(hex_value, 16) for hex_value in queries]
     found = []
     ids = sorted(candidates)
@@ -128,6 +127,7 @@ def best_per_entry(matches: Iterable[BankMatch]) -> list[BankMatch]:
 
 def match_media(
     session: Session,
+    index: BankIndex | None,
     *,
     pdq_dihedral: list[str] | None,
     pdq_quality: int | None,
@@ -135,13 +135,13 @@ def match_media(
     sha256: str | None,
 ) -> list[BankMatch]:
     """Bank matches of one image: PDQ (all eight dihedral hashes, original first) only when
-    `pdq_quality` >= 50; MD5 and SHA-256 exactly, always. Only active entries of enabled banks,
-    each bank's PDQ threshold applied, best match per entry, sorted by distance. Uses this
-    process's index, refreshed from the database when due. Read-only; raises ValueError on a
-    malformed PDQ hash."""
+    `pdq_quality` >= 50 and an `index` is given (this process's, see banks/index.py; None
+    matches exactly only); MD5 and SHA-256 exactly, always. Only active entries of enabled
+    banks, each bank's PDQ threshold applied, best match per entry, sorted by distance.
+    Read-only; raises ValueError on a malformed PDQ hash."""
     matches: list[BankMatch] = []
-    if pdq_dihedral and pdq_quality is not None and pdq_quality >= MIN_PDQ_QUALITY:
-        matches.extend(pdq_matches(session, pdq_dihedral))
+    if index and pdq_dihedral and pdq_quality is not None and pdq_quality >= MIN_PDQ_QUALITY:
+        matches.extend(pdq_matches(session, index, pdq_dihedral))
     hashes = ((SignalType.MD5, md5), (SignalType.SHA256, sha256))
     matches.extend(exact_matches(session, [(kind, value) for kind, value in hashes if value]))
     return best_per_entry(matches)

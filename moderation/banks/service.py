@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +26,7 @@ from models import (
 )
 from moderation.audit import events as audit
 from moderation.banks.formats import FormatError, normalise_signal, signal_type_of
-from moderation.banks.index import bank_index_for, lock_entry_writes
+from moderation.banks.index import BankIndex, lock_entry_writes
 from moderation.banks.matching import (
     BankMatch,
     best_per_entry,
@@ -271,9 +270,7 @@ def add_to_bank(
         object_id=entry.id,
         details={"bank_id": bank.id, "signal_type": str(kind), "signal_value": signal_value},
     )
-    session.commit()
-    if kind is SignalType.PDQ:
-        bank_index_for(current_app.config).note_committed(session)
+    session.commit()  # every process's index finds it on its next search (BankIndex.refresh)
     return entry
 
 
@@ -291,7 +288,13 @@ class EntriesPage:
 
 
 def entries_page(
-    session: Session, bank_id: int, *, page: int = 1, per_page: int = 50, query: str | None = None
+    session: Session,
+    index: BankIndex,
+    bank_id: int,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    query: str | None = None,
 ) -> EntriesPage:
     """One page of a bank's entries, newest first; with `query` a hash search: exact for MD5
     and SHA-256 (and a PDQ given in full), by distance up to 31 for a 64-digit PDQ. Any status
@@ -314,7 +317,6 @@ def entries_page(
     ).scalars()
     distances.update({entry_id: 0 for entry_id in exact})
     if len(text) == 64:
-        index = bank_index_for(current_app.config)
         for entry_id, distance in index.search(session, [text], 31).items():
             distances.setdefault(entry_id, distance)
     found = session.execute(
@@ -335,7 +337,9 @@ def entries_page(
     )
 
 
-def query_image(session: Session, analysis: ImageAnalysis, actor_user_id: int) -> list[BankMatch]:
+def query_image(
+    session: Session, index: BankIndex, analysis: ImageAnalysis, actor_user_id: int
+) -> list[BankMatch]:
     """Matches of an uploaded image against every enabled bank, PDQ regardless of quality
     (an admin asked explicitly), plus exact hashes; audited (`bank.query`, hashes only) and
     committed. `analysis` comes from the same analysis triage runs, so an image hashes here
@@ -343,7 +347,7 @@ def query_image(session: Session, analysis: ImageAnalysis, actor_user_id: int) -
     exact = exact_matches(
         session, [(SignalType.MD5, analysis.md5), (SignalType.SHA256, analysis.sha256)]
     )
-    matches = best_per_entry(pdq_matches(session, analysis.dihedral) + exact)
+    matches = best_per_entry(pdq_matches(session, index, analysis.dihedral) + exact)
     audit.record(
         session,
         "bank.query",

@@ -201,7 +201,7 @@ def bank_entry_status(entry_id: int, status: str, as_json: bool) -> None:
 @with_appcontext
 def bank_reindex(as_json: bool) -> None:
     """Rebuild the PDQ index from the database (running processes switch on their refresh)."""
-    from moderation.banks.index import bank_index_for
+    from moderation.settings import settings_for
 
-    stats = bank_index_for(current_app.config).rebuild(db.session)
+    stats = settings_for(current_app).bank_index_handle().rebuild(db.session)
     _emit(stats, as_json, f"indexed {stats['entries']} PDQ entries (version {stats['version']})")

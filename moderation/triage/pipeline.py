@@ -35,6 +35,7 @@ from models import (
     utcnow,
 )
 from moderation.audit import events as audit
+from moderation.banks.index import IndexSettings, bank_index_for
 from moderation.media.analysis import ImageAnalysis, MediaAnalysisError, VideoAnalysis
 from moderation.media.analysis import analyse as analyse_bytes
 from moderation.media.classifiers import ManifestError
@@ -76,6 +77,8 @@ class TriageSettings:
     sla_hours: Mapping[str, Any] = field(default_factory=lambda: {"default": 72})
     # None: clusters by exact SHA-256 only (no media PDQ index).
     cluster_settings: clusters.ClusterSettings | None = None
+    # None: banks are matched exactly only (MD5, SHA-256; no PDQ index of bank entries).
+    bank_index: IndexSettings | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> TriageSettings:
@@ -103,6 +106,7 @@ class TriageSettings:
             classifier_dirs=tuple(Path(p) for p in dirs.split(os.pathsep) if p),
             classifier_threads=_threads(config["ONNX_THREADS"]),
             sla_hours=dict(config.get("SLA_HOURS") or {"default": 72}),
+            bank_index=IndexSettings.from_config(config),
             cluster_settings=clusters.ClusterSettings(
                 index_dir=clusters.index_directory(
                     instance_path, config.get("MEDIA_INDEX_DIR"), str(config["DATABASE_URL"])
@@ -189,7 +193,8 @@ def analyse_media(
             settings.classifier_dirs,
             settings.classifier_threads,
         )
-    outcome.found += signals.bank_signals(session, media.id, outcome.analysis)
+    index = bank_index_for(settings.bank_index) if settings.bank_index else None
+    outcome.found += signals.bank_signals(session, index, media.id, outcome.analysis)
     return outcome
 
 

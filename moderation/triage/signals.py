@@ -31,6 +31,7 @@ from models import (
 )
 from models.signals import MINOR_HINT
 from moderation.banks import matching as bank_match
+from moderation.banks.index import BankIndex
 from moderation.core import sla
 from moderation.media.analysis import ImageAnalysis, VideoAnalysis
 from moderation.media.classifiers import (
@@ -190,12 +191,16 @@ def classify(
 
 
 def bank_signals(
-    session: Session, media_id: int, analysis: ImageAnalysis | VideoAnalysis
+    session: Session,
+    index: BankIndex | None,
+    media_id: int,
+    analysis: ImageAnalysis | VideoAnalysis,
 ) -> list[Signal]:
     """Look the medium up in the hash banks (read-only) and return a Signal per match."""
     if isinstance(analysis, ImageAnalysis):
         matches = bank_match.match_media(
             session,
+            index,
             pdq_dihedral=list(analysis.dihedral),
             pdq_quality=analysis.dihedral_quality,
             md5=analysis.md5,
@@ -203,7 +208,12 @@ def bank_signals(
         )
     else:
         matches = bank_match.match_media(
-            session, pdq_dihedral=None, pdq_quality=None, md5=analysis.md5, sha256=analysis.sha256
+            session,
+            None,
+            pdq_dihedral=None,
+            pdq_quality=None,
+            md5=analysis.md5,
+            sha256=analysis.sha256,
         )
         frames = [frame.to_dict() for frame in analysis.frames]
         matches += bank_match.match_video(session, frames)

@@ -14,11 +14,13 @@ from werkzeug.wrappers import Response
 from models import EntryStatus
 from moderation.accounts.permissions import Action, permission_required
 from moderation.banks import service as banks
+from moderation.banks.index import BankIndex
 from moderation.core.db import db
 from moderation.core.errors import ValidationError
 from moderation.core.ids import page_number
 from moderation.media.analysis import analyse_image
 from moderation.media.imaging import ImageDecodeError, ImageLimits
+from moderation.settings import settings_for
 
 bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
 
@@ -37,6 +39,10 @@ LABELS = {
     "deleted": lazy_gettext("Deleted"),
     "disabled": lazy_gettext("Disabled"),
 }
+
+
+def _bank_index() -> BankIndex:
+    return settings_for(current_app).bank_index_handle()
 
 
 @bp.context_processor
@@ -64,10 +70,12 @@ def entries(bank_id: int) -> tuple[str, int]:
     error = None
     status = 200
     try:
-        listing = banks.entries_page(db.session, bank.id, page=page, query=query or None)
+        listing = banks.entries_page(
+            db.session, _bank_index(), bank.id, page=page, query=query or None
+        )
     except ValidationError as exc:
         error, status = exc.message, 422
-        listing = banks.entries_page(db.session, bank.id, page=1)
+        listing = banks.entries_page(db.session, _bank_index(), bank.id, page=1)
     page_html = render_template(
         "banks/entries.html",
         bank=bank,
@@ -119,7 +127,7 @@ def query() -> tuple[str, int]:
     except ImageDecodeError as exc:
         page = render_template("banks/query.html", error=str(exc), matches=None, hashes=None)
         return page, 422
-    matches = banks.query_image(db.session, analysis, actor_user_id=current_user.id)
+    matches = banks.query_image(db.session, _bank_index(), analysis, actor_user_id=current_user.id)
     hashes = {
         "sha256": analysis.sha256,
         "md5": analysis.md5,

@@ -24,9 +24,7 @@ def index() -> str:
     )
     # The charts name categories in the reader's language, not by their codes.
     category_labels = {code: category_label(code) for code in figures["categories"]}
-    return render_template(
-        "dashboard/index.html", figures=figures, category_labels=category_labels
-    )
+    return render_template("dashboard/index.html", figures=figures, category_labels=category_labels)
 
 
 @bp.get("/jobs")

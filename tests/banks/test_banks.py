@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from models import AuditEvent, BankEntry, EntryStatus
@@ -19,6 +20,7 @@ from moderation.banks.service import (
     set_entry_status,
 )
 from moderation.core.errors import ConflictError, ValidationError
+from moderation.settings import settings_for
 
 PDQ_ACTIVE = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 PDQ_WITHDRAWN = "0f0f0f0f" * 8
@@ -39,7 +41,8 @@ def stopncii_file(path: Path, statuses: dict[str, str], lines: bool = False) -> 
 
 
 def pdq_lookup(session, pdq: str, md5: str | None = None):
-    return match_media(session, pdq_dihedral=[pdq], pdq_quality=100, md5=md5, sha256=None)
+    index = settings_for(current_app).bank_index_handle()
+    return match_media(session, index, pdq_dihedral=[pdq], pdq_quality=100, md5=md5, sha256=None)
 
 
 @pytest.mark.parametrize("lines", [False, True])

@@ -90,5 +90,3 @@ def _sign_in(app, page: Page) -> None:
     page.fill("#code", totp_code_for(app, SENIOR))
     page.keyboard.press("Enter")
     page.wait_for_url("**/")
-
-

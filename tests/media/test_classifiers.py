@@ -337,8 +337,6 @@ def test_letterbox_pads_right_and_bottom_and_keeps_aspect():
     assert tensor[0, :, 239, :].any()
 
 
-
-
 def test_deep_greys_are_scaled_not_clipped_to_white():
     ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
     generated = Image.fromarray(ramp)

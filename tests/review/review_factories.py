@@ -151,7 +151,7 @@ def _produced(report: Report, media: list[Media], spec: dict[str, Any]) -> list[
             bank = create_bank(db.session, name, kind=bank_kind)
         add_to_bank(db.session, bank.id, "sha256", target.sha256, source="test")
         matches = match_media(
-            db.session, pdq_dihedral=None, pdq_quality=None, md5=None, sha256=target.sha256
+            db.session, None, pdq_dihedral=None, pdq_quality=None, md5=None, sha256=target.sha256
         )
         assert matches, "the bank matcher found the entry just added"
         return [replace_report(signal, report) for signal in bank_rows(target.id, matches)]
