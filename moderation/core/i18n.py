@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 
 from moderation.core.assets import asset_dir
 
@@ -73,7 +73,28 @@ def init_i18n(app: Flask) -> None:
 
     @app.context_processor
     def _languages() -> dict[str, object]:
-        return {"languages": LANGUAGES, "current_language": select_locale()}
+        return {
+            "languages": LANGUAGES,
+            "current_language": select_locale(),
+            "language_url": language_url,
+        }
+
+
+def language_url(code: str) -> str:
+    """This page in language `code`, with its filters kept. Built from the matched route, never
+    from the raw path: `/%5Cevil.example/x` would otherwise give `href="/\\evil.example/x"`,
+    which browsers follow to another site. A page without a GET route (an error page, or one
+    rendered by a POST-only view) switches on the start page."""
+    rule = request.url_rule
+    if request.endpoint is None or rule is None or "GET" not in (rule.methods or ()):
+        return url_for("queue.index", lang=code)
+    params: dict[str, object] = {**(request.view_args or {})}
+    for key in request.args:
+        # Never let a query key replace a route part or steer url_for (`_external`, `_scheme`).
+        if key != "lang" and key not in params and not key.startswith("_"):
+            params[key] = request.args.getlist(key)
+    params["lang"] = code
+    return url_for(request.endpoint, **params)
 
 
 if __name__ == "__main__":
