@@ -29,6 +29,12 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "MEDIA_DIR": None,  # default: <instance>/media
     "MEDIA_KEY": None,  # base64 of 32 bytes: the key-encryption key for media at rest
+    # base64 of 32 random bytes: the Ed25519 private key that signs evidence packages. Rotate by
+    # setting a new one and listing the old public key (`moderation evidence key`) here:
+    "EVIDENCE_SIGNING_KEY": None,
+    "EVIDENCE_RETIRED_PUBLIC_KEYS": (),  # PEM or base64 raw public keys, or one comma-separated
+    # Source-Organization of evidence packages: who hands the evidence over.
+    "ORGANIZATION_NAME": "Moderation queue",
     "SMTP_URL": None,
     "BASE_URL": "http://127.0.0.1:5000",
     # Intake limits
@@ -112,8 +118,16 @@ DEFAULTS: dict[str, Any] = {
     "WELLNESS_DAILY_EXPOSURE_MINUTES": 90,
     "WELLNESS_BREAK_MINUTES": 15,
     "CRON_FINALIZE_INTERVAL_SECONDS": 10,
+    # Cases (moderation/cases): the first referral to police is due this long after opening.
+    "CASE_REFERRAL_HOURS": 24,
+    # Days originals are kept after the decision became final, per outcome; unheld media past
+    # it is crypto-shredded by `moderation retention run`. Outcomes not listed are kept.
+    "RETENTION_DAYS": {"no_violation": 30, "removed": 180, "escalated": 730},
     # Sessions
     "SESSION_IDLE_MINUTES": 480,
+    # Absolute lifetime: a session ends this long after sign-in however busy it is, so a copied
+    # cookie that is kept in use does not live for ever.
+    "SESSION_MAX_DAYS": 14,
     # Sign-in throttling (Flask-Limiter syntax): per client address, and per account.
     "LOGIN_LIMIT_PER_ADDRESS": "5 per minute",
     "LOGIN_LIMIT_PER_ACCOUNT": "10 per hour",
@@ -129,11 +143,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Keys generated for development and kept in <instance>/dev-secrets.json.
-_GENERATED_SECRETS = ("SECRET_KEY", "MEDIA_KEY")
+_GENERATED_SECRETS = ("SECRET_KEY", "MEDIA_KEY", "EVIDENCE_SIGNING_KEY")
 
 
 def _generate(name: str) -> str:
-    if name == "MEDIA_KEY":
+    if name in ("MEDIA_KEY", "EVIDENCE_SIGNING_KEY"):
         return base64.b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_urlsafe(48)
 
@@ -168,6 +182,18 @@ def decode_media_key(value: str) -> bytes:
     return raw
 
 
+def decode_signing_key(value: str) -> bytes:
+    """The evidence signing key (an Ed25519 private key) as 32 raw bytes; raises
+    ConfigurationError otherwise."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError("EVIDENCE_SIGNING_KEY must be base64 of 32 random bytes") from exc
+    if len(raw) != 32:
+        raise ConfigurationError("EVIDENCE_SIGNING_KEY must be base64 of exactly 32 bytes")
+    return raw
+
+
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill `app.config` from every layer and check it; raises ConfigurationError."""
     app.config.from_mapping(DEFAULTS)
@@ -182,7 +208,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigurationError("MODERATION_ENV must be 'development' or 'production'")
 
     if env == "production":
-        for key in _GENERATED_SECRETS:
+        for key in ("SECRET_KEY", "MEDIA_KEY"):
             if not app.config.get(key):
                 raise ConfigurationError(f"production needs MODERATION_{key}")
         weak = weak_text_reason(str(app.config["SECRET_KEY"]), 32)
@@ -191,6 +217,12 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         weak = weak_key_reason(decode_media_key(app.config["MEDIA_KEY"]))
         if weak:
             raise ConfigurationError(f"MODERATION_MEDIA_KEY {weak}")
+        # Checked after the other two, so their refusals read as they always have.
+        if not app.config.get("EVIDENCE_SIGNING_KEY"):
+            raise ConfigurationError("production needs MODERATION_EVIDENCE_SIGNING_KEY")
+        weak = weak_key_reason(decode_signing_key(app.config["EVIDENCE_SIGNING_KEY"]))
+        if weak:
+            raise ConfigurationError(f"MODERATION_EVIDENCE_SIGNING_KEY {weak}")
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
     else:
@@ -201,6 +233,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
                 app.config[key] = generated[key]
 
     decode_media_key(app.config["MEDIA_KEY"])
+    decode_signing_key(app.config["EVIDENCE_SIGNING_KEY"])
     if not app.config["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'moderation.sqlite3'}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask_login import UserMixin
+from flask import current_app, g, session
+from flask_login import UserMixin, login_user
 
 from models import User
 from moderation.accounts.users import load_session_user
@@ -29,3 +30,14 @@ class SessionUser(UserMixin):
 def _load(token: str) -> SessionUser | None:
     user = load_session_user(db.session, token)
     return SessionUser(user, token) if user else None
+
+
+def start_browser_session(user: User, token: str) -> None:
+    """Sign this browser in with a fresh server-side session token, and drop the CSRF secret it
+    had before: a token planted in or read from the anonymous session (session fixation of the
+    CSRF secret) must not work once someone is signed in. Flask-WTF makes a new one on the next
+    form."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
+    login_user(SessionUser(user, token))

@@ -34,6 +34,10 @@ def idle_timeout() -> timedelta:
     return timedelta(minutes=int(current_app.config.get("SESSION_IDLE_MINUTES", 480)))
 
 
+def session_lifetime() -> timedelta:
+    return timedelta(days=float(current_app.config.get("SESSION_MAX_DAYS", 14)))
+
+
 def normalise_email(email: str) -> str:
     """Lower-cased, trimmed email; raises ValidationError if it is not an address."""
     email = email.strip().lower()
@@ -131,7 +135,8 @@ def revoke_all_sessions(session: Session, user_id: int) -> int:
 
 def load_session_user(session: Session, token: str) -> User | None:
     """The user behind a live session token, or None if revoked, idle longer than
-    SESSION_IDLE_MINUTES, disabled, or without two-factor sign-in (a legacy session)."""
+    SESSION_IDLE_MINUTES, older than SESSION_MAX_DAYS, disabled, or without two-factor sign-in
+    (a legacy session)."""
     row = session.execute(
         select(UserSession).where(UserSession.token_hash == token_digest(token))
     ).scalar_one_or_none()
@@ -139,7 +144,12 @@ def load_session_user(session: Session, token: str) -> User | None:
         return None
     now = utcnow()
     user = row.user
-    if now - row.last_seen_at > idle_timeout() or not user.active or not user.totp_enabled:
+    if (
+        now - row.last_seen_at > idle_timeout()
+        or now - row.created_at > session_lifetime()
+        or not user.active
+        or not user.totp_enabled
+    ):
         return None
     # Touch at most once a minute: a write per request would serialise SQLite.
     if now - row.last_seen_at > timedelta(minutes=1):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import signin, totp
-from moderation.accounts.login import SessionUser
+from moderation.accounts.login import start_browser_session
 from moderation.accounts.users import change_password, get_user
 from moderation.core.db import db
 from moderation.core.errors import AuthenticationError, ValidationError
@@ -54,7 +54,7 @@ def password() -> str | Response | tuple[str, int]:
             flash(error.message, "error")
             status = 422
         else:
-            login_user(SessionUser(get_user(db.session, current_user.id), token))
+            start_browser_session(get_user(db.session, current_user.id), token)
             flash(_("Your password was changed. Other browsers were signed out."), "info")
             return redirect(url_for("account.index"))
     return render_template("auth/password.html", form=form), status

@@ -18,14 +18,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import invitations, signin, totp
-from moderation.accounts.login import SessionUser
+from moderation.accounts.login import start_browser_session
 from moderation.accounts.permissions import Action, can
 from moderation.accounts.users import get_user, sign_out
 from moderation.core.db import db
@@ -130,7 +130,7 @@ def _pending_user_id() -> int | None:
 
 def _finish(signed_in: signin.SignIn) -> None:
     session.pop(_PENDING, None)
-    login_user(SessionUser(signed_in.user, signed_in.session_token))
+    start_browser_session(signed_in.user, signed_in.session_token)
 
 
 @bp.app_context_processor

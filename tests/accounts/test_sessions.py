@@ -157,3 +157,44 @@ def test_disabled_account_cannot_pass_the_password_step(app, client):
         db.session.get(User, user_id).active = False
         db.session.commit()
     assert _password_step(client).status_code == 401
+
+
+def test_a_session_ends_after_its_absolute_lifetime_however_busy(app, client):
+    app.config["SESSION_MAX_DAYS"] = 14
+    make_user(app)
+    login(client)
+    with app.app_context():
+        # In use a minute ago, so the idle timeout is far away; signed in 14 days and a bit ago.
+        db.session.execute(
+            update(UserSession).values(
+                created_at=utcnow() - timedelta(days=14, minutes=1),
+                last_seen_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+        db.session.commit()
+    assert client.get("/").status_code == 302
+
+
+def test_a_session_within_its_lifetime_stays(app, client):
+    app.config["SESSION_MAX_DAYS"] = 14
+    make_user(app)
+    login(client)
+    with app.app_context():
+        db.session.execute(
+            update(UserSession).values(created_at=utcnow() - timedelta(days=13, hours=23))
+        )
+        db.session.commit()
+    assert client.get("/").status_code == 200
+
+
+def test_the_csrf_token_is_rotated_at_sign_in(app, client):
+    make_user(app)
+    before = csrf_token(client.get("/login").get_data(as_text=True))
+    assert login(client).status_code == 302
+    after = csrf_token(client.get("/account/").get_data(as_text=True))
+    assert after != before
+    # A token planted or read before sign-in (a fixated anonymous session) is worthless now.
+    assert client.post("/logout", data={"csrf_token": before}).status_code == 400
+    assert client.get("/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": after}).status_code == 302
+    assert client.get("/").status_code == 302
