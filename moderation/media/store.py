@@ -5,6 +5,10 @@ Each object is encrypted with AES-256-GCM under its own random data key; the dat
 of their plaintext, written once, and the hash is re-checked on every read, so a swapped or
 corrupted file is detected rather than shown. Plaintext never touches the disk.
 
+On disk an object is named by a keyed hash of its SHA-256 (HMAC-SHA256 under a key derived from
+MEDIA_KEY), never by the SHA-256 itself: someone holding the disk or a backup but not the key
+cannot test whether a known image is stored. The SHA-256 lives only in the database.
+
 File layout: b"MQE1" | wrapped data key (40 bytes) | nonce (12 bytes) | ciphertext+tag.
 The SHA-256 is bound as associated data, so a file cannot be moved to another address.
 """
@@ -12,6 +16,7 @@ The SHA-256 is bound as associated data, so a file cannot be moved to another ad
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -54,11 +59,24 @@ class EncryptedFileStore:
             raise ValueError("the key-encryption key must be 32 bytes")
         self.root = Path(root)
         self._kek = key_encryption_key
+        # A separate key for names (not the KEK itself): a name must never help attack the KEK.
+        self._name_key = hmac.digest(key_encryption_key, b"moderation media object names", "sha256")
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.match(key):
             raise MediaStoreError("malformed media key")
-        return self.root / key[:2] / key[2:4] / f"{key}.bin"
+        name = hmac.new(self._name_key, key.encode(), "sha256").hexdigest()
+        path = self.root / name[:2] / name[2:4] / f"{name}.bin"
+        legacy = self.root / key[:2] / key[2:4] / f"{key}.bin"
+        if not path.exists() and legacy.exists():
+            # A store written before objects had keyed names: rename on first use (atomic, and
+            # harmless if two processes race: the loser finds the new name in place).
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(legacy, path)
+            except FileNotFoundError:
+                pass
+        return path
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()

@@ -271,7 +271,8 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 
 def _policy(**overrides: object) -> FetchPolicy:
     settings: dict[str, object] = {
-        "allow_hosts": frozenset({TEST_HOST, OTHER_TEST_HOST}),
+        # Any port: the local test servers listen on ports the OS picks.
+        "allow_hosts": frozenset({f"{TEST_HOST}:*", f"{OTHER_TEST_HOST}:*"}),
         "connect_timeout": 2.0,
         "read_timeout": 2.0,
         "deadline": 5.0,
@@ -551,6 +552,39 @@ def test_redirect_to_another_host_is_resolved_again(
     assert result.redirects[0]["status"] == 301
 
 
+def test_the_allow_list_names_host_and_port_in_every_spelling(
+    port: int, resolver: StubResolver, media_server: _MediaServer
+) -> None:
+    """Finding 17: with a host allow-listed, a redirect to that host on another port (or spelt
+    with a trailing dot or in capitals) was followed. An entry now names its port."""
+    policy = _policy(allow_hosts=frozenset({f"Media.Test.:{port}"}))
+    assert fetch_url(f"http://{TEST_HOST}:{port}/png", policy, resolver).content == PNG
+    with socket.socket() as other:  # a second local port, listening but never allow-listed
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        other_port = other.getsockname()[1]
+        for spelling in (TEST_HOST, TEST_HOST + ".", TEST_HOST.upper() + "."):
+            location = quote(f"http://{spelling}:{other_port}/png", safe="")
+            error = _fetch_error(
+                lambda location=location: fetch_url(
+                    f"http://{TEST_HOST}:{port}/to?location={location}&status=302", policy, resolver
+                )
+            )
+            assert error.code == "bad_port", spelling
+    # A bare host allows only the usual ports, and is exempt from the address check only there.
+    bare = _policy(allow_hosts=frozenset({TEST_HOST}))
+    assert _fetch_error(
+        lambda: fetch_url(f"http://{TEST_HOST}:{port}/png", bare, resolver)
+    ).code == ("bad_port")
+    assert bare.exempts(TEST_HOST, 443) and not bare.exempts(TEST_HOST, port)
+    assert not bare.exempts("other.test", 443)
+    for malformed in ("host:port", "host:0", "host:70000", ":80"):
+        with pytest.raises(ValueError):
+            _policy(allow_hosts=frozenset({malformed}))
+    v6 = _policy(allow_hosts=frozenset({"[::1]:8080", "::2"}))
+    assert v6.exempts("::1", 8080) and not v6.exempts("::1:8080", 80) and v6.exempts("::2", 80)
+
+
 @pytest.mark.parametrize(
     ("location", "code"),
     [
@@ -642,7 +676,7 @@ def test_silent_server_hits_the_read_timeout(port: int, resolver: StubResolver) 
 def test_error_messages_and_tracebacks_never_contain_the_url(port: int) -> None:
     secret_host = "victim-name.test"
     resolver = StubResolver({secret_host: ["127.0.0.1"], "victim-private.test": ["10.0.0.1"]})
-    policy = _policy(allow_hosts=frozenset({secret_host}), read_timeout=0.3)
+    policy = _policy(allow_hosts=frozenset({f"{secret_host}:*"}), read_timeout=0.3)
     base = f"http://{secret_host}:{port}"
     urls = [
         "http://victim-private.test/victim-path.jpg",

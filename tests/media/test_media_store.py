@@ -54,17 +54,46 @@ def test_tampered_object_is_detected(tmp_path):
 def test_object_moved_to_another_address_is_detected(tmp_path):
     store = EncryptedFileStore(tmp_path, KEY)
     key_a, key_b = store.put(make_image(5)), store.put(make_image(6))
-    path_a = next(p for p in _files(tmp_path) if key_a in p.name)
-    path_b = next(p for p in _files(tmp_path) if key_b in p.name)
-    os.replace(path_a, path_b)
+    os.replace(store._path(key_a), store._path(key_b))
     with pytest.raises(MediaIntegrityError):
         store.get(key_b)
 
 
 def test_wrong_key_cannot_read(tmp_path):
-    key = EncryptedFileStore(tmp_path, KEY).put(make_image(7))
-    with pytest.raises(MediaIntegrityError):
-        EncryptedFileStore(tmp_path, bytes(32)).get(key)
+    right = EncryptedFileStore(tmp_path, KEY)
+    key = right.put(make_image(7))
+    wrong = EncryptedFileStore(tmp_path, bytes(32))
+    with pytest.raises(MediaStoreError):  # without the key the object cannot even be found
+        wrong.get(key)
+    os.makedirs(wrong._path(key).parent, exist_ok=True)
+    os.replace(right._path(key), wrong._path(key))
+    with pytest.raises(MediaIntegrityError):  # and, put where it would look, not decrypted
+        wrong.get(key)
+
+
+def test_file_names_do_not_reveal_the_sha256(tmp_path):
+    """Finding 17: objects were named by the SHA-256 of the plaintext, so anyone with the disk or
+    a backup could test whether a known image is stored. Names are now a keyed hash."""
+    store = EncryptedFileStore(tmp_path, KEY)
+    data = make_image(9)
+    sha256 = store.put(data)
+    (path,) = _files(tmp_path)
+    assert sha256 not in str(path) and sha256[:16] not in str(path)
+    # The same bytes in another instance (another key) get another name.
+    other = tmp_path / "other"
+    EncryptedFileStore(other, bytes(31) + b"\x01").put(data)
+    assert _files(other)[0].name != path.name
+
+
+def test_a_store_with_legacy_names_is_renamed_on_first_read(tmp_path):
+    store = EncryptedFileStore(tmp_path, KEY)
+    data = make_image(10)
+    key = store.put(data)
+    legacy = tmp_path / key[:2] / key[2:4] / f"{key}.bin"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(store._path(key), legacy)  # as a release before keyed names wrote it
+    assert store.exists(key) and store.get(key) == data
+    assert not legacy.exists() and [p.name for p in _files(tmp_path)] == [store._path(key).name]
 
 
 def test_missing_and_malformed_keys(tmp_path):

@@ -229,7 +229,7 @@ def test_media_by_url_is_fetched_with_custody(app, client, monkeypatch):
             real("127.0.0.1", *a, **k) if host == "media.test" else real(host, *a, **k)
         ),
     )
-    app.config["MEDIA_FETCH_ALLOW_HOSTS"] = "media.test"
+    app.config["MEDIA_FETCH_ALLOW_HOSTS"] = f"media.test:{port}"
     platform = make_platform(app)
     body = report_body()
     body["content"]["media"] = [

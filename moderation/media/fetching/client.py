@@ -71,7 +71,7 @@ def _resolve(target: Target, policy: FetchPolicy, resolver: Resolver) -> list[st
             raise FetchError(FetchErrorCode.DNS_FAILURE, "the media host name has no addresses")
     # Every address, not just the first: a host that resolves to one public and one private
     # address is refused rather than raced.
-    exempt = target.host in policy.allow_hosts
+    exempt = policy.exempts(target.host, target.port)
     if not exempt and any(is_forbidden_address(address) for address in addresses):
         raise FetchError(
             FetchErrorCode.BLOCKED_ADDRESS,

@@ -15,9 +15,11 @@ class FetchPolicy:
 
     Timeouts are in seconds: ``connect_timeout`` per TCP connect, ``read_timeout`` per socket read,
     ``deadline`` for the whole fetch including redirects. ``max_bytes`` caps the body after
-    content decoding. ``allow_hosts`` are exact host names (lower case) exempt from both the
-    address check and the port check: for operators' testing against local servers, never for
-    production. ``ca_file`` adds a CA bundle to the system trust store (private PKI, tests).
+    content decoding. ``allow_hosts`` are entries ``host`` (that host on the allowed ports),
+    ``host:port`` (that host on that port too) or ``host:*`` (any port) exempt from the address
+    check: for operators' testing against local servers, never for production. Host names are
+    compared normalised (lower case, IDNA, no trailing dot, IPv6 without brackets), so no other
+    spelling or port of an allowed host slips through a redirect. ``ca_file`` adds a CA bundle to the system trust store (private PKI, tests).
     """
 
     connect_timeout: float = 5.0
@@ -38,9 +40,42 @@ class FetchPolicy:
             raise ValueError("FetchPolicy.max_bytes must be positive")
         if self.max_redirects < 0:
             raise ValueError("FetchPolicy.max_redirects must not be negative")
-        # Normalise so lookups by the lower-cased URL host always match.
-        hosts = frozenset(host.strip().lower().rstrip(".") for host in self.allow_hosts)
-        object.__setattr__(self, "allow_hosts", frozenset(host for host in hosts if host))
+        entries = (allow_entry(entry) for entry in self.allow_hosts if entry.strip())
+        object.__setattr__(self, "allow_hosts", frozenset(entries))
+
+    def exempts(self, host: str, port: int) -> bool:
+        """Whether `host` (as `parse_target` normalises it) on `port` is allow-listed."""
+        return bool(
+            {f"{host} {port}", f"{host} *"} & self.allow_hosts
+            or (port in self.allowed_ports and host in self.allow_hosts)
+        )
+
+    def allows_port(self, host: str, port: int) -> bool:
+        return port in self.allowed_ports or self.exempts(host, port)
+
+
+def normalise_host(host: str) -> str:
+    """The one spelling of a host name that comparisons use (see `FetchPolicy`)."""
+    host = host.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    return host
+
+
+def allow_entry(entry: str) -> str:
+    """`host`, `host:port` or `host:*`, normalised to `host`, `host port` or `host *` (a space:
+    the one separator no host spelling, IPv6 included, can contain). Raises ValueError."""
+    entry = entry.strip()
+    host, port = entry, ""
+    if entry.startswith("["):  # [v6]:port
+        host, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+    host = normalise_host(host)
+    if not host or (port and port != "*" and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError(f"MEDIA_FETCH_ALLOW_HOSTS has a malformed entry: {entry!r}")
+    return f"{host} {port}" if port else host
 
 
 def _host_list(value: Any) -> frozenset[str]:

@@ -71,7 +71,7 @@ def parse_target(url: str, policy: FetchPolicy) -> Target:
         port = DEFAULT_PORTS[scheme] if parts.port is None else parts.port
     except ValueError:
         raise _bad_url("has an invalid host or port") from None
-    if port not in policy.allowed_ports and host not in policy.allow_hosts:
+    if not policy.allows_port(host, port):
         raise FetchError(FetchErrorCode.BAD_PORT, "the media URL uses a port that is not allowed")
     request_target = parts.path or "/"
     if parts.query:
