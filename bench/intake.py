@@ -158,6 +158,7 @@ def _prepare_intake(
         "MODERATION_REDIS_URL": redis_url,
         "MODERATION_SECRET_KEY": "bench-secret-key-" + "x" * 40,
         "MODERATION_MEDIA_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "MODERATION_EVIDENCE_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
         "MODERATION_MEDIA_DIR": media_dir,
         "MODERATION_RATE_LIMIT_PLATFORM": "100000000/minute",
     }

@@ -61,6 +61,7 @@ def test_production_accepts_random_secrets():
             "DATABASE_URL": "sqlite://",
             "SECRET_KEY": STRONG_SECRET,
             "MEDIA_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "EVIDENCE_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
         }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -81,14 +82,25 @@ def test_wsgi_entry_defaults_to_production_and_refuses_without_secrets(tmp_path)
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("MODERATION_ENV", "MODERATION_SECRET_KEY", "MODERATION_MEDIA_KEY")
+        if key
+        not in (
+            "MODERATION_ENV",
+            "MODERATION_SECRET_KEY",
+            "MODERATION_MEDIA_KEY",
+            "MODERATION_EVIDENCE_SIGNING_KEY",
+        )
     }
     env["MODERATION_DATABASE_URL"] = f"sqlite:///{tmp_path / 'w.sqlite3'}"
     refused = _import_wsgi(env)
     assert refused.returncode != 0
     assert "ConfigurationError: production needs MODERATION_SECRET_KEY" in refused.stderr
     served = _import_wsgi(
-        {**env, "MODERATION_SECRET_KEY": STRONG_SECRET, "MODERATION_MEDIA_KEY": MEDIA_KEY}
+        {
+            **env,
+            "MODERATION_SECRET_KEY": STRONG_SECRET,
+            "MODERATION_MEDIA_KEY": MEDIA_KEY,
+            "MODERATION_EVIDENCE_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+        }
     )
     assert served.stdout.strip() == "production", served.stderr[-2000:]
     # Development under a WSGI server only when asked for by name.

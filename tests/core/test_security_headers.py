@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import os
+
 import pytest
 
 from moderation import create_app
@@ -89,6 +92,7 @@ def test_production_sends_hsts_and_secure_cookies(database_url, redis_url, tmp_p
             "REDIS_URL": redis_url,
             "SECRET_KEY": "production-secret-key-that-is-long-enough-0123",
             "MEDIA_KEY": TEST_MEDIA_KEY,
+            "EVIDENCE_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
             "MEDIA_DIR": str(tmp_path / "media"),
             "SERVER_NAME": "localhost",
         }
