@@ -18,6 +18,7 @@ from moderation.accounts.users import (
     UNUSABLE_PASSWORD,
     check_new_password,
     check_role,
+    email_words,
     ensure_new_email,
     get_user,
     normalise_email,
@@ -132,7 +133,7 @@ def accept(session: Session, token: str, password: str, code: str) -> SignIn:
     """Set the password, confirm TOTP, spend the link and open a session; commits all of it or
     nothing. Raises NotFoundError, ValidationError or AuthenticationError."""
     user = invitation_user(session, token)
-    check_new_password(password)
+    check_new_password(password, email_words(user.email))
     codes = confirm_enrolment(session, user, code)
     spent = session.execute(
         update(Invitation)

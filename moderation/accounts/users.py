@@ -14,7 +14,12 @@ from sqlalchemy.orm import Session
 
 from models import Role, User, UserSession, utcnow
 from moderation.accounts import totp
-from moderation.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from moderation.accounts.passwords import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    too_guessable,
+    verify_password,
+)
 from moderation.audit import events as audit
 from moderation.core.errors import (
     AuthenticationError,
@@ -52,13 +57,38 @@ def check_role(role: str) -> Role:
     return Role(role)
 
 
-def check_new_password(password: str) -> None:
+class PasswordRejected(ValidationError):
+    """A new password the policy refuses; `reason` is `too_short`, `too_long` or `too_common`,
+    for pages that say it in the reader's language."""
+
+    def __init__(self, message: str, *, reason: str, code: str = "invalid_input"):
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
+def email_words(email: str | None) -> tuple[str, ...]:
+    if not email:
+        return ()
+    local, _, domain = email.partition("@")
+    return (email, local, *domain.split("."))
+
+
+def check_new_password(password: str, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse a new password that is too short, too long, or common or easily guessed (also
+    from `user_inputs`, e.g. the account's email). Raises PasswordRejected."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", code="invalid_input"
+        raise PasswordRejected(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", reason="too_short"
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationError("the password is too long", code="invalid_input")
+        raise PasswordRejected("the password is too long", reason="too_long")
+    if too_guessable(password, user_inputs):
+        raise PasswordRejected(
+            "this password is too common or too easy to guess; choose a longer one, such as a"
+            " few unrelated words",
+            reason="too_common",
+            code="weak_password",
+        )
 
 
 def ensure_new_email(session: Session, email: str) -> None:
@@ -82,7 +112,7 @@ def create_user(
     """
     email = normalise_email(email)
     check_role(role)
-    check_new_password(password)
+    check_new_password(password, email_words(email))
     ensure_new_email(session, email)
     user = User(
         email=email, role=role, password_hash=hash_password(password), password_changed_at=utcnow()
@@ -186,7 +216,7 @@ def change_password(session: Session, user_id: int, current: str, new: str) -> s
         )
         session.commit()
         raise AuthenticationError("the current password is wrong")
-    check_new_password(new)
+    check_new_password(new, email_words(user.email))
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     revoked = revoke_all_sessions(session, user.id)

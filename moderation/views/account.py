@@ -13,7 +13,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import signin, totp
 from moderation.accounts.login import start_browser_session
-from moderation.accounts.users import change_password, get_user
+from moderation.accounts.passwords import MIN_PASSWORD_LENGTH
+from moderation.accounts.users import PasswordRejected, change_password, get_user
 from moderation.core.db import db
 from moderation.core.errors import AuthenticationError, ValidationError
 
@@ -28,6 +29,21 @@ class PasswordForm(FlaskForm):
 
 class RecoveryForm(FlaskForm):
     pass
+
+
+def password_problem(error: ValidationError) -> str:
+    """Why a new password was refused, in the reader's language."""
+    reason = getattr(error, "reason", None) if isinstance(error, PasswordRejected) else None
+    if reason == "too_common":
+        return _(
+            "This password is too common or too easy to guess. Choose a longer one, such as a"
+            " few unrelated words."
+        )
+    if reason == "too_short":
+        return _("The password must be at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
+    if reason == "too_long":
+        return _("The password is too long.")
+    return error.message
 
 
 @bp.get("/")
@@ -51,7 +67,7 @@ def password() -> str | Response | tuple[str, int]:
             flash(_("The current password is wrong."), "error")
             status = 401
         except ValidationError as error:
-            flash(error.message, "error")
+            flash(password_problem(error), "error")
             status = 422
         else:
             start_browser_session(get_user(db.session, current_user.id), token)

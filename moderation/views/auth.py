@@ -32,6 +32,7 @@ from moderation.core.db import db
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.limits import limiter
 from moderation.core.tokens import keyed_digest
+from moderation.views.account import password_problem
 
 bp = Blueprint("auth", __name__)
 
@@ -231,7 +232,7 @@ def accept_invitation(token: str) -> str | Response | tuple[str, int]:
         try:
             signed_in = invitations.accept(db.session, token, form.password.data, form.code.data)
         except ValidationError as error:
-            flash(error.message, "error")
+            flash(password_problem(error), "error")
             status = 422
         except AuthenticationError:
             flash(_("That code is wrong. Check that your phone's clock is right."), "error")
