@@ -30,6 +30,9 @@ DEFAULT_PDQ_THRESHOLD = 31
 class BankKind(StrEnum):
     """What a bank holds; triage weights victim-submitted and confirmed banks highest."""
 
+    # A list of known child sexual abuse material (from a hotline or clearing house): a match
+    # restricts the content to CSAM_ROLES wherever it appears (moderation/accounts/restriction.py).
+    CSAM = "csam"
     VICTIM_SUBMITTED = "victim_submitted"
     CONFIRMED = "confirmed"
     IMPORTED = "imported"

@@ -1,8 +1,9 @@
 """Suspected-CSAM restriction follows the content, not the report.
 
-A report is restricted (known only to `CSAM_ROLES`) when it is itself filed as suspected CSAM,
-when any report in its cluster is, or when any of its media has the exact bytes (SHA-256) of a
-medium of such a report. So a platform that files the same picture as `ncii`, or a duplicate
+A report is marked as suspected CSAM when it is filed so or when any of its media matched a
+CSAM-kind hash bank (`BankKind.CSAM`). A report is restricted (known only to `CSAM_ROLES`) when it
+is marked, when any report in its cluster is, or when any of its media has the exact bytes
+(SHA-256) of a medium of a marked report. So a platform that files the same picture as `ncii`, or a duplicate
 that joined the cluster before an upstream update raised one report to CSAM, is hidden from
 moderators at once, with no flag to propagate and no window in which a copy stays visible.
 
@@ -12,12 +13,27 @@ Both forms decide the same thing: `restricted_clause()` for list queries over `R
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased, object_session
 
-from models import Category, Media, Report
+from models import BankKind, Category, Media, Report, Signal, SignalKind
 
 CSAM = Category.CSAM_SUSPECTED
+
+
+def _marked(report: Any) -> ColumnElement[bool]:
+    """`report` (the entity or an alias) is filed as suspected CSAM or matched a CSAM bank."""
+    bank_signal = aliased(Signal)
+    return or_(
+        report.category == CSAM,
+        exists().where(
+            bank_signal.report_id == report.id,
+            bank_signal.kind == SignalKind.BANK,
+            bank_signal.label == BankKind.CSAM,
+        ),
+    )
 
 
 def restricted_clause() -> ColumnElement[bool]:
@@ -27,15 +43,15 @@ def restricted_clause() -> ColumnElement[bool]:
     in_restricted_cluster = exists().where(
         Report.cluster_id.is_not(None),
         other.cluster_id == Report.cluster_id,
-        other.category == CSAM,
+        _marked(other),
     )
     shares_restricted_bytes = exists(
         select(ours.id)
         .join(theirs, theirs.sha256 == ours.sha256)
         .join(other, other.id == theirs.report_id)
-        .where(ours.report_id == Report.id, ours.sha256.is_not(None), other.category == CSAM)
+        .where(ours.report_id == Report.id, ours.sha256.is_not(None), _marked(other))
     )
-    return or_(Report.category == CSAM, in_restricted_cluster, shares_restricted_bytes)
+    return or_(_marked(Report), in_restricted_cluster, shares_restricted_bytes)
 
 
 def is_restricted(report: Report, session: Session | None = None) -> bool:

@@ -34,6 +34,7 @@ LABELS: dict[str, dict[str, object]] = {
         MediaKind.VIDEO: lazy_gettext("video"),
     },
     "bank": {
+        BankKind.CSAM: lazy_gettext("known child sexual abuse material"),
         BankKind.VICTIM_SUBMITTED: lazy_gettext("registered by the person shown"),
         BankKind.CONFIRMED: lazy_gettext("confirmed by our moderators"),
         BankKind.IMPORTED: lazy_gettext("imported"),

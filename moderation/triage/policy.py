@@ -47,6 +47,7 @@ DEFAULT_WEIGHTS: dict[str, int] = {
     "reporter.user": 0,
     "reporter.automated": 0,
     # Hash banks: a match on a victim-submitted or moderator-confirmed bank is near certainty.
+    "bank.csam": 60,
     "bank.victim_submitted": 55,
     "bank.confirmed": 50,
     "bank.imported": 35,
@@ -76,7 +77,7 @@ DEFAULT_WEIGHTS: dict[str, int] = {
 }
 
 # Bank kinds from most to least certain; the best match counts, once.
-BANK_KINDS = ("victim_submitted", "confirmed", "imported", "other")
+BANK_KINDS = ("csam", "victim_submitted", "confirmed", "imported", "other")
 TEXT_KINDS = ("doxxing", "incitement", "lexicon")
 # Below this audience a post is effectively private.
 _REACH_FLOOR = 100

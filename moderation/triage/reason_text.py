@@ -32,6 +32,7 @@ REPORTER_LABELS = {
 }
 
 BANK_LABELS = {
+    BankKind.CSAM: lazy_gettext("matches a known-CSAM hash list"),
     BankKind.VICTIM_SUBMITTED: lazy_gettext("matches a victim-submitted hash bank"),
     BankKind.CONFIRMED: lazy_gettext("matches a confirmed-violation hash bank"),
     BankKind.IMPORTED: lazy_gettext("matches an imported hash bank"),

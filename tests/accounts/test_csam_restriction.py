@@ -5,6 +5,7 @@ hides its duplicates at once. Built through real intake and triage."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from sqlalchemy import select, update
@@ -111,3 +112,37 @@ def test_a_hidden_report_answers_exactly_like_a_missing_one(app, client, tmp_pat
         # the CSRF token, which is signed with the time of each request.
         as_hidden = _comparable(hidden.get_data(as_text=True), hidden_path)
         assert as_hidden == _comparable(missing.get_data(as_text=True), missing_path)
+
+
+def test_a_match_on_a_csam_bank_restricts_the_content_and_its_copies(app, client, tmp_path):
+    """The CSAM-kind bank rule: a report filed as NCII whose picture is on a known-CSAM hash
+    list is restricted like a report filed as suspected CSAM, and so is a re-encoded copy in
+    its cluster; the match ranks above every other bank kind."""
+    from moderation.banks.service import add_to_bank, create_bank
+
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    with app.app_context():
+        bank = create_bank(db.session, "hotline list", kind="csam")
+        add_to_bank(db.session, bank.id, "sha256", hashlib.sha256(PICTURE).hexdigest(), source="t")
+    platform = make_platform(app)
+    listed = post_report(client, platform, report_body([PICTURE], category="ncii"))
+    copy = post_report(
+        client, platform, report_body([make_image(21, (320, 240), fmt="PNG")], category="ncii")
+    )
+    unrelated = post_report(client, platform, report_body([make_image(22)], category="ncii"))
+    run_worker_burst(app)
+    listed_id, copy_id = listed.get_json()["id"], copy.get_json()["id"]
+    with app.app_context():
+        row = db.session.get(Report, listed_id)
+        assert row.priority_reasons[0]["code"] == "bank.csam"
+    make_user(app, "mod@example.org")
+    make_user(app, "lead@example.org", role="senior")
+    login(client, "mod@example.org")
+    for report_id in (listed_id, copy_id):
+        assert client.get(f"/review/{report_id}").status_code == 404
+    assert client.get(f"/review/media/{_media_id(app, copy_id)}/preview.jpg").status_code == 404
+    queue = client.get("/").get_data(as_text=True)
+    assert re.findall(r'data-report-id="(\d+)"', queue) == [str(unrelated.get_json()["id"])]
+    senior = app.test_client()
+    login(senior, "lead@example.org")
+    assert senior.get(f"/review/{listed_id}").status_code == 200
