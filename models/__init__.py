@@ -2,6 +2,19 @@
 
 from models.audit import GENESIS_HASH, AuditEvent
 from models.bank import ActionHint, Bank, BankEntry, BankKind, EntryStatus, SignalType
+from models.case import (
+    Case,
+    CaseNote,
+    CaseReport,
+    CaseStatus,
+    CaseType,
+    CaseUrgency,
+    HoldReason,
+    MediaHold,
+    MediaShred,
+    PoliceRequest,
+    PoliceRequestStatus,
+)
 from models.base import Base, utcnow
 from models.cluster import Cluster
 from models.decision import Decision, DecisionState
@@ -51,19 +64,30 @@ __all__ = [
     "BankEntry",
     "BankKind",
     "Base",
+    "Case",
+    "CaseNote",
+    "CaseReport",
+    "CaseStatus",
+    "CaseType",
+    "CaseUrgency",
     "Cluster",
     "Decision",
     "DecisionState",
     "EntryStatus",
     "ExposureDay",
     "Invitation",
+    "HoldReason",
     "Media",
+    "MediaHold",
+    "MediaShred",
     "MediaHash",
     "MediaKind",
     "MediaReveal",
     "MediaState",
     "Platform",
     "PlatformKind",
+    "PoliceRequest",
+    "PoliceRequestStatus",
     "PortalReceipt",
     "RecoveryCode",
     "Report",

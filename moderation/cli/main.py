@@ -247,6 +247,10 @@ def register_cli(app: Flask) -> None:
     from moderation.cli.banks import bank_group
 
     app.cli.add_command(bank_group)
+    from moderation.cli.cases import COMMANDS as case_commands
+
+    for command in case_commands:
+        app.cli.add_command(command)
 
 
 def _create_app() -> Flask:

@@ -20,8 +20,19 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from models import OPEN_STATUSES, Decision, DecisionState, Report, ReviewClaim, utcnow
+from models import (
+    OPEN_STATUSES,
+    Decision,
+    DecisionState,
+    HoldReason,
+    Report,
+    ReportStatus,
+    ReviewClaim,
+    utcnow,
+)
 from moderation.audit import events as audit
+from moderation.cases.actor import Actor
+from moderation.cases.holds import hold_report_media
 from moderation.review.decisions import ACTIONS, lock_batch
 
 
@@ -52,6 +63,16 @@ def _finalize_batch(session: Session, batch_id: str, now: datetime) -> list[int]
         outcome = ACTIONS[decision.action].outcome
         if report.status in OPEN_STATUSES:
             report.status = outcome
+            if outcome == ReportStatus.ESCALATED:
+                # Evidence is preserved from the moment the escalation is final (issue 11).
+                hold_report_media(
+                    session,
+                    [report.id],
+                    reason=HoldReason.ESCALATION,
+                    case_id=None,
+                    actor=Actor.system(),
+                    now=now,
+                )
         session.execute(delete(ReviewClaim).where(ReviewClaim.report_id == report.id))
         audit.record(
             session,
