@@ -244,4 +244,138 @@ def case_note(case_id: str, text: str, as_json: bool) -> None:
     _emit({"id": case.id, "note_id": note.id}, as_json, f"{case.number}: note #{note.id} added")
 
 
-COMMANDS = (case_group,)
+def _signer() -> Any:
+    from moderation.cases.signing import EvidenceSigner
+
+    return EvidenceSigner.from_config(current_app.config)
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write the package readable by its owner only (it holds originals), atomically."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".evidence-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@case_group.command("export")
+@click.argument("case_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def case_export(case_id: str, out: str, as_json: bool) -> None:
+    """Write the signed evidence package (a ZIP holding a BagIt bag) of case CASE_ID to OUT.
+    The file holds the original media: keep it encrypted at rest and hand it over in person or
+    over an encrypted channel."""
+    from moderation.cases.evidence import export_case
+    from moderation.cases.service import find_case
+    from moderation.cases.summary import render_summary
+    from moderation.media.store import media_store_for
+
+    try:
+        case = find_case(db.session, case_id, Actor.cli())
+        package = export_case(
+            db.session,
+            media_store_for(current_app.config),
+            case.id,
+            actor=Actor.cli(),
+            settings=_settings(),
+            signer=_signer(),
+            render_summary=render_summary,
+        )
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    try:
+        _write_private(out, package.data)
+    except OSError as exc:
+        _fail("write_failed", f"cannot write {out}: {exc.strerror}", as_json)
+        return
+    doc = {
+        "id": case.id,
+        "number": package.number,
+        "out": out,
+        "sha256": package.sha256,
+        "bytes": len(package.data),
+        "report_ids": package.report_ids,
+        "media_ids": package.media_ids,
+        "missing_media_ids": package.missing_media_ids,
+        "key_fingerprint": package.key_fingerprint,
+    }
+    text = f"wrote {out} ({len(package.data)} bytes), SHA-256 {package.sha256}"
+    if package.missing_media_ids:
+        text += f"; {len(package.missing_media_ids)} medium(s) not included (bytes gone)"
+    _emit(doc, as_json, text)
+
+
+@click.group("evidence", help="Evidence packages: verify them, show the signing key.")
+def evidence_group() -> None:
+    pass
+
+
+@evidence_group.command("verify")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def evidence_verify(path: str, as_json: bool) -> None:
+    """Check the package at PATH (the ZIP, or a folder it was extracted to): every file against
+    the bag's manifests and the signature; exit 1 naming each changed file."""
+    from pathlib import Path
+
+    from moderation.cases.bag import verify_directory, verify_zip
+
+    known = _signer().known_fingerprints()
+    target = Path(path)
+    verdict = verify_directory(target, known) if target.is_dir() else verify_zip(target, known)
+    doc = verdict.to_dict()
+    if verdict.ok:
+        whose = {"current": "this instance's key", "retired": "a retired key of this instance"}
+        signer = whose.get(verdict.key or "", "a key that is NOT this instance's")
+        text = f"ok: {verdict.number}, {verdict.files} files intact, signed by {signer}"
+        text += f" ({verdict.fingerprint})"
+    else:
+        text = "\n".join(f"CHANGED {path}: {what}" for path, what in verdict.problems)
+    _emit(doc, as_json, text)
+    if not verdict.ok:
+        sys.exit(1)
+
+
+@evidence_group.command("key")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def evidence_key(as_json: bool) -> None:
+    """Show the public key packages are signed with, its fingerprint, and retired keys."""
+    from moderation.cases.signing import fingerprint, public_key_pem
+
+    signer = _signer()
+    pem = public_key_pem(signer.public_key).decode()
+    doc = {
+        "fingerprint": signer.fingerprint,
+        "public_key_pem": pem,
+        "retired_fingerprints": [fingerprint(key) for key in signer.retired],
+    }
+    _emit(doc, as_json, f"{pem}fingerprint: {signer.fingerprint}")
+
+
+@evidence_group.command("new-key")
+def evidence_new_key() -> None:
+    """Print a fresh EVIDENCE_SIGNING_KEY value. To rotate, list the current public key (see
+    `moderation evidence key`) in EVIDENCE_RETIRED_PUBLIC_KEYS, then set this as
+    MODERATION_EVIDENCE_SIGNING_KEY and restart."""
+    from moderation.cases.signing import new_signing_key
+
+    click.echo(new_signing_key())
+
+
+COMMANDS = (case_group, evidence_group)

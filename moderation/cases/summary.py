@@ -1,0 +1,63 @@
+"""The evidence summary page (data/summary.html) in the case's language. Rendered from the
+app's Jinja environment directly, not `render_template`: an export may run from the command
+line, where there is no request for the page's usual context (language cookie, user)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale, lazy_gettext
+
+TYPE_LABELS = {
+    "ncii": lazy_gettext("Non-consensual intimate imagery"),
+    "synthetic_sexual": lazy_gettext("Synthetic sexual imagery"),
+    "doxxing_incitement": lazy_gettext("Doxxing or incitement"),
+    "csam_suspected": lazy_gettext("Suspected child sexual abuse material"),
+    "other": lazy_gettext("Other"),
+}
+URGENCY_LABELS = {
+    "routine": lazy_gettext("Routine"),
+    "urgent": lazy_gettext("Urgent"),
+    "immediate": lazy_gettext("Immediate: a person is in danger"),
+}
+STATUS_LABELS = {
+    "open": lazy_gettext("Open"),
+    "referred": lazy_gettext("Referred to police"),
+    "acknowledged": lazy_gettext("Acknowledged by police"),
+    "closed": lazy_gettext("Closed"),
+}
+REPORTER_LABELS = {
+    "user": lazy_gettext("a user"),
+    "victim": lazy_gettext("the person shown"),
+    "trusted_flagger": lazy_gettext("a trusted flagger"),
+    "automated": lazy_gettext("an automated system"),
+}
+
+
+class _Labels:
+    """Codes in words, in the current language (unknown codes as they are)."""
+
+    @staticmethod
+    def _of(table: dict[str, Any], code: str | None) -> str:
+        return str(table.get(code or "", code or ""))
+
+    def type(self, code: str | None) -> str:
+        return self._of(TYPE_LABELS, code)
+
+    def urgency(self, code: str | None) -> str:
+        return self._of(URGENCY_LABELS, code)
+
+    def status(self, code: str | None) -> str:
+        return self._of(STATUS_LABELS, code)
+
+    def reporter(self, code: str | None) -> str:
+        return self._of(REPORTER_LABELS, code)
+
+
+def render_summary(document: dict[str, Any], language: str) -> str:
+    """The summary of an evidence document (case.json's dict) in `language` ("en" or "ko");
+    needs an app context."""
+    template = current_app.jinja_env.get_template("cases/evidence_summary.html")
+    with force_locale(language):
+        return template.render(doc=document, language=language, labels=_Labels())
