@@ -155,6 +155,9 @@ class MediaShred(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     retention_days: Mapped[int]
     shredded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once the object is destroyed, after the row is committed: a run that dies in between
+    # leaves this null, and the next run finishes the job (never bytes gone with no record).
+    object_destroyed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class PoliceRequestStatus(StrEnum):

@@ -138,10 +138,12 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=32), nullable=False),
     sa.Column('retention_days', sa.Integer(), nullable=False),
     sa.Column('shredded_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('object_destroyed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['media_id'], ['media.id'], name=op.f('fk_media_shreds_media_id_media'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('media_id', name=op.f('pk_media_shreds'))
     )
     with op.batch_alter_table('media_shreds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_shreds_object_destroyed_at'), ['object_destroyed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_media_shreds_storage_key'), ['storage_key'], unique=False)
 
 
@@ -149,6 +151,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('media_shreds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_media_shreds_storage_key'))
+        batch_op.drop_index(batch_op.f('ix_media_shreds_object_destroyed_at'))
 
     op.drop_table('media_shreds')
     with op.batch_alter_table('media_holds', schema=None) as batch_op:

@@ -378,4 +378,87 @@ def evidence_new_key() -> None:
     click.echo(new_signing_key())
 
 
-COMMANDS = (case_group, evidence_group)
+@case_group.group("hold", help="Preservation holds on a case's media.")
+def hold_group() -> None:
+    pass
+
+
+@hold_group.command("extend")
+@click.argument("case_id")
+@click.option("--days", required=True, type=int, help="Keep the media at least this long.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def hold_extend(case_id: str, days: int, as_json: bool) -> None:
+    """Extend every hold of case CASE_ID to at least DAYS from now."""
+    from moderation.cases.holds import extend_case_holds
+    from moderation.cases.service import find_case
+
+    try:
+        case = find_case(db.session, case_id, Actor.cli())
+        holds = extend_case_holds(db.session, case.id, days, actor=Actor.cli())
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    until = max(hold.expires_at for hold in holds).isoformat()
+    _emit(
+        {"id": case.id, "number": case.number, "holds": len(holds), "expires_at": until},
+        as_json,
+        f"{case.number}: {len(holds)} hold(s) until {until}",
+    )
+
+
+@hold_group.command("release")
+@click.argument("case_id")
+@click.option("--reason", required=True, help="Why the media may now be deleted.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def hold_release(case_id: str, reason: str, as_json: bool) -> None:
+    """Release every hold of case CASE_ID (retention may then delete its media)."""
+    from moderation.cases.holds import release_case_holds
+    from moderation.cases.service import find_case
+
+    try:
+        case = find_case(db.session, case_id, Actor.cli())
+        holds = release_case_holds(db.session, case.id, reason, actor=Actor.cli())
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    _emit(
+        {"id": case.id, "number": case.number, "released": len(holds)},
+        as_json,
+        f"{case.number}: released {len(holds)} hold(s)",
+    )
+
+
+@click.group("retention", help="Deleting originals past their retention period.")
+def retention_group() -> None:
+    pass
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be destroyed; destroy nothing.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def retention_run(dry_run: bool, limit: int, as_json: bool) -> None:
+    """Crypto-shred unheld originals past RETENTION_DAYS for their outcome; report rows and
+    hashes stay. One custody event per medium."""
+    from moderation.cases.retention import run_retention
+    from moderation.media.store import media_store_for
+
+    run = run_retention(
+        db.session,
+        media_store_for(current_app.config),
+        _settings(),
+        dry_run=dry_run,
+        limit=limit,
+        actor=Actor.cli(),
+    )
+    verb = "would shred" if dry_run else "shredded"
+    text = f"{verb} {len(run.shredded)} medium(s); {run.held} due but held or in an open case"
+    if run.kept_shared:
+        text += f"; {len(run.kept_shared)} kept (the same bytes are still needed elsewhere)"
+    _emit(run.to_dict(), as_json, text)
+
+
+COMMANDS = (case_group, evidence_group, retention_group)

@@ -49,6 +49,7 @@ class MediaStore(Protocol):
     def put(self, data: bytes) -> str: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
+    def destroy(self, key: str) -> bool: ...
 
 
 class EncryptedFileStore:
@@ -108,6 +109,33 @@ class EncryptedFileStore:
         finally:
             os.unlink(tmp_name)
         return key
+
+    def destroy(self, key: str) -> bool:
+        """Crypto-shred the object (retention, moderation/cases/retention.py): overwrite its
+        wrapped data key first, then the ciphertext, with random bytes, flush, and unlink it.
+        Returns False when it was already gone.
+
+        Once the wrapped key is overwritten no copy of the ciphertext's blocks that survives on
+        the device (journal, SSD remapping) can be decrypted, even with MEDIA_KEY. A backup taken
+        earlier still holds the wrapped key: backups must expire on the retention schedule too.
+        """
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            size = os.fstat(fd).st_size
+            header = min(size, len(MAGIC) + _WRAPPED_LEN + _NONCE_LEN)
+            os.pwrite(fd, secrets.token_bytes(header), 0)
+            os.fsync(fd)
+            for offset in range(header, size, 1 << 20):
+                os.pwrite(fd, secrets.token_bytes(min(1 << 20, size - offset)), offset)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.unlink(path)
+        return True
 
     def get(self, key: str) -> bytes:
         """The plaintext of `key`; raises MediaStoreError if missing, MediaIntegrityError if it

@@ -71,6 +71,4 @@ def escalate(app, report_id: int, user_id: int, reason: str, cluster: bool = Fal
 
 def status_of(app, report_id: int) -> str:
     with app.app_context():
-        return db.session.execute(
-            select(Report.status).where(Report.id == report_id)
-        ).scalar_one()
+        return db.session.execute(select(Report.status).where(Report.id == report_id)).scalar_one()

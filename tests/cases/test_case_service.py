@@ -128,9 +128,7 @@ def test_workflow_records_who_and_when_and_the_referral_clock(app, runner):
     report_id = image_report(app, seed=6)
     with app.app_context():
         actor = Actor.of(db.session.get(User, senior))
-        case = service.open_case(
-            db.session, [report_id], "ncii", actor=actor, settings=SETTINGS
-        )
+        case = service.open_case(db.session, [report_id], "ncii", actor=actor, settings=SETTINGS)
         with pytest.raises(ConflictError):
             service.advance(db.session, case.id, "acknowledged", actor=actor)
         with pytest.raises(ValidationError):
