@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models import User
 from moderation.accounts import totp
 from moderation.accounts.passwords import hash_password, needs_rehash, verify_password
-from moderation.accounts.users import get_user, open_session
+from moderation.accounts.users import get_user, open_session, reauthenticate
 from moderation.audit import events as audit
 from moderation.core.errors import AuthenticationError, ConflictError
 from moderation.core.tokens import keyed_digest
@@ -136,9 +136,14 @@ def complete_with_enrolment(session: Session, user_id: int, code: str) -> SignIn
     return SignIn(user, token, codes)
 
 
-def regenerate_recovery_codes(session: Session, user_id: int) -> list[str]:
-    """Replace the signed-in user's recovery codes; returns the new ones (shown once)."""
+def regenerate_recovery_codes(
+    session: Session, user_id: int, password: str, code: str
+) -> list[str]:
+    """Replace the signed-in user's recovery codes once they prove who they are again (password
+    and a TOTP or recovery code, see `users.reauthenticate`); commits and returns the new codes
+    (shown once). Raises AuthenticationError."""
     user = get_user(session, user_id)
+    reauthenticate(session, user, password, code, "recovery_codes")
     codes = totp.new_recovery_codes(session, user)
     audit.record(
         session,

@@ -201,22 +201,39 @@ def sign_out(session: Session, token: str, user_id: int) -> None:
     session.commit()
 
 
-def change_password(session: Session, user_id: int, current: str, new: str) -> str:
-    """Check the current password, store the new one, revoke every session of the user
-    (other browsers included) and open a fresh one for this browser; commits and returns its
-    token. Raises AuthenticationError or ValidationError."""
-    user = get_user(session, user_id)
-    if not verify_password(user.password_hash, current):
+def reauthenticate(session: Session, user: User, password: str, code: str, purpose: str) -> None:
+    """Ask a signed-in person to prove again who they are before a sensitive action (`purpose`,
+    e.g. `password_change`): their password and a current TOTP code or an unused recovery code,
+    so a stolen session cookie is not enough. The code is checked only after the password, so a
+    typo in the password does not spend the code's step. On success the code's step (or the
+    recovery code) is spent and the caller commits; on failure an `auth.reauth_failed` event is
+    committed and AuthenticationError raised (one message for both parts)."""
+    proven = verify_password(user.password_hash, password) and (
+        totp.check_code(session, current_app.config, user, code)
+        or totp.use_recovery_code(session, user, code)
+    )
+    if not proven:
         audit.record(
             session,
-            "user.password_change_failed",
+            "auth.reauth_failed",
             actor_user_id=user.id,
             object_type="user",
             object_id=user.id,
+            details={"purpose": purpose},
         )
         session.commit()
-        raise AuthenticationError("the current password is wrong")
+        raise AuthenticationError("the password or the code is wrong")
+
+
+def change_password(session: Session, user_id: int, current: str, code: str, new: str) -> str:
+    """Check the new password against the policy, then the current password and a second-factor
+    code (`reauthenticate`); store the new one, revoke every session of the user (other browsers
+    included) and open a fresh one for this browser; commits and returns its token.
+    Raises PasswordRejected (before any secret is checked, so a refused new password spends no
+    code) or AuthenticationError."""
+    user = get_user(session, user_id)
     check_new_password(new, email_words(user.email))
+    reauthenticate(session, user, current, code, "password_change")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     revoked = revoke_all_sessions(session, user.id)

@@ -9,7 +9,7 @@ import pytest
 from moderation.accounts.users import check_new_password
 from moderation.core.errors import ValidationError
 from tests.accounts.test_admin_users import _accept, _admin, _invite
-from tests.factories import PASSWORD, csrf_token, login, make_user
+from tests.factories import PASSWORD, csrf_token, login, make_user, totp_code_for
 
 COMMON = "password1234"
 
@@ -36,7 +36,13 @@ def _change_password(client, new: str, lang: str = "en"):
     page = client.get(f"/account/password?lang={lang}").get_data(as_text=True)
     return client.post(
         f"/account/password?lang={lang}",
-        data={"current": PASSWORD, "new": new, "confirm": new, "csrf_token": csrf_token(page)},
+        data={
+            "current": PASSWORD,
+            "code": totp_code_for(client.application),
+            "new": new,
+            "confirm": new,
+            "csrf_token": csrf_token(page),
+        },
     )
 
 

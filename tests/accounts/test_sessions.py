@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from models import AuditEvent, User, UserSession, utcnow
 from moderation.core.db import db
-from tests.factories import PASSWORD, csrf_token, login, make_user
+from tests.factories import PASSWORD, csrf_token, login, make_user, totp_code_for
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -36,6 +36,7 @@ def test_password_change_revokes_every_other_session(app, client):
         "/account/password",
         data={
             "current": PASSWORD,
+            "code": totp_code_for(app),
             "new": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
             "csrf_token": token,
@@ -61,6 +62,7 @@ def test_password_change_needs_the_current_password_and_a_long_one(app, client):
         "/account/password",
         data={
             "current": "not my password",
+            "code": totp_code_for(app),
             "new": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
             "csrf_token": token,
@@ -69,7 +71,13 @@ def test_password_change_needs_the_current_password_and_a_long_one(app, client):
     assert wrong.status_code == 401
     short = client.post(
         "/account/password",
-        data={"current": PASSWORD, "new": "short", "confirm": "short", "csrf_token": token},
+        data={
+            "current": PASSWORD,
+            "code": totp_code_for(app),
+            "new": "short",
+            "confirm": "short",
+            "csrf_token": token,
+        },
     )
     assert short.status_code == 422 and "at least 12 characters" in short.get_data(as_text=True)
     assert client.get("/").status_code == 200  # failures do not sign anyone out

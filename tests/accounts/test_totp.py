@@ -156,8 +156,11 @@ def test_recovery_code_works_once(app, client):
 def test_regenerated_recovery_codes_replace_the_old(app, client):
     _make_legacy_user(app)
     old_codes = _enrol_legacy(app, client)
-    token = csrf_token(client.get("/account/").get_data(as_text=True))
-    page = client.post("/account/recovery-codes", data={"csrf_token": token}).get_data(as_text=True)
+    token = csrf_token(client.get("/account/recovery-codes").get_data(as_text=True))
+    page = client.post(
+        "/account/recovery-codes",
+        data={"password": PASSWORD, "code": old_codes[0], "csrf_token": token},
+    ).get_data(as_text=True)
     new_codes = re.findall(r"<code>([A-Z0-9-]{19})</code>", page)
     assert len(new_codes) == totp.RECOVERY_CODE_COUNT and not set(new_codes) & set(old_codes)
     other = app.test_client()

@@ -77,7 +77,9 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("account.index", "GET"): allow(STAFF, OK),
     ("account.password", "GET"): allow(STAFF, OK),
     ("account.password", "POST"): allow(STAFF, {400}),
-    ("account.recovery_codes", "POST"): allow(STAFF, OK),
+    ("account.recovery_codes", "GET"): allow(STAFF, OK),
+    # Without the password and a code (the empty body) nothing is made.
+    ("account.recovery_codes", "POST"): allow(STAFF, {400}),
     # Staff accounts: admins only; an unknown user is 404 for them.
     ("admin_users.index", "GET"): allow(ADMIN, OK),
     ("admin_users.invite", "POST"): allow(ADMIN, {400}),
