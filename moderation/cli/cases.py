@@ -461,4 +461,148 @@ def retention_run(dry_run: bool, limit: int, as_json: bool) -> None:
     _emit(run.to_dict(), as_json, text)
 
 
-COMMANDS = (case_group, evidence_group, retention_group)
+class _Timestamp(click.ParamType):
+    """An ISO 8601 time with a zone ("2026-12-01T09:30:00+09:00", or Z for UTC)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from datetime import datetime
+
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail("give the time zone (e.g. +09:00, or Z for UTC)", param, ctx)
+        return parsed
+
+
+TIME = _Timestamp()
+
+
+@click.group("police", help="Requests from law enforcement, on the clock.")
+def police_group() -> None:
+    pass
+
+
+@police_group.command("log")
+@click.option("--agency", required=True)
+@click.option("--received-at", required=True, type=TIME, help="When it arrived (ISO 8601).")
+@click.option("--due-at", default=None, type=TIME, help="When they need the answer.")
+@click.option("--officer", default=None)
+@click.option("--reference", "their_reference", default=None, help="Their reference.")
+@click.option("--legal-basis", default=None)
+@click.option("--case", "case_id", default=None, help="The case it concerns (id or number).")
+@click.option("--note", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def police_log(
+    agency: str,
+    received_at: Any,
+    due_at: Any,
+    officer: str | None,
+    their_reference: str | None,
+    legal_basis: str | None,
+    case_id: str | None,
+    note: str | None,
+    as_json: bool,
+) -> None:
+    """Log a request received from law enforcement."""
+    from moderation.cases.police import log_request, request_dict
+    from moderation.cases.service import find_case
+
+    try:
+        case = find_case(db.session, case_id, Actor.cli()) if case_id else None
+        request = log_request(
+            db.session,
+            agency=agency,
+            received_at=received_at,
+            due_at=due_at,
+            officer=officer,
+            their_reference=their_reference,
+            legal_basis=legal_basis,
+            case_id=case.id if case else None,
+            note=note,
+            actor=Actor.cli(),
+        )
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    _emit(request_dict(request), as_json, f"logged police request #{request.id}")
+
+
+@police_group.command("answer")
+@click.argument("request_id", type=int)
+@click.option("--at", "answered_at", default=None, type=TIME, help="Default: now.")
+@click.option("--note", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def police_answer(request_id: int, answered_at: Any, note: str | None, as_json: bool) -> None:
+    """Record that request REQUEST_ID was answered."""
+    from moderation.cases.police import answer, request_dict
+
+    try:
+        request = answer(
+            db.session, request_id, actor=Actor.cli(), answered_at=answered_at, note=note
+        )
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    doc = request_dict(request)
+    _emit(doc, as_json, f"request #{request.id} answered after {doc['hours_to_answer']} h")
+
+
+@police_group.command("close")
+@click.argument("request_id", type=int)
+@click.option("--reason", required=True, help="Withdrawn, refused (no legal basis), ...")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def police_close(request_id: int, reason: str, as_json: bool) -> None:
+    """Close request REQUEST_ID without an answer."""
+    from moderation.cases.police import close, request_dict
+
+    try:
+        request = close(db.session, request_id, reason, actor=Actor.cli())
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    _emit(request_dict(request), as_json, f"request #{request.id} closed")
+
+
+@police_group.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only requests not yet answered.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def police_list(open_only: bool, as_json: bool) -> None:
+    """List requests: open ones soonest due first."""
+    from moderation.cases.police import list_requests, request_dict
+
+    docs = [request_dict(r) for r in list_requests(db.session, open_only=open_only)]
+    lines = [
+        f"#{d['id']}\t{d['status']}{' OVERDUE' if d['overdue'] else ''}\t{d['agency']}\t"
+        f"received {d['received_at']}\tdue {d['due_at'] or '-'}"
+        for d in docs
+    ]
+    _emit(docs, as_json, "\n".join(lines) or "no police requests")
+
+
+@police_group.command("figures")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def police_figures(as_json: bool) -> None:
+    """Open and overdue requests, and the median time to answer over 30 days."""
+    from moderation.cases.police import figures
+
+    result = figures(db.session)
+    median = result.median_hours_to_answer
+    _emit(
+        result.to_dict(),
+        as_json,
+        f"{result.open} open, {result.overdue} overdue; median time to answer over "
+        f"{result.window_days} days: {'-' if median is None else f'{median} h'} "
+        f"({result.answered} answered)",
+    )
+
+
+COMMANDS = (case_group, evidence_group, retention_group, police_group)
