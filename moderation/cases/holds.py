@@ -11,6 +11,7 @@ person's actions and commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import HoldReason, Media, MediaHold, utcnow
 from moderation.audit import events as audit
-from moderation.cases.access import HOLD_RELEASE_ROLES, require_case_role
+from moderation.cases.access import HOLD_RELEASE_ROLES, require_case, require_case_role
 from moderation.cases.actor import Actor
 from moderation.core.errors import NotFoundError, ValidationError
 
@@ -97,68 +98,97 @@ def hold_report_media(
     return placed
 
 
-def _case_holds(session: Session, case_id: int, now: datetime) -> list[MediaHold]:
-    return list(
-        session.execute(
-            select(MediaHold)
-            .where(MediaHold.case_id == case_id, MediaHold.released_at.is_(None))
-            .order_by(MediaHold.id)
-        ).scalars()
-    )
+@dataclass(frozen=True)
+class HoldScope:
+    """Whose holds: a case's (`case_id`), or a report's own escalation holds (`report_id`;
+    holds a case placed on the same media go with that case)."""
+
+    case_id: int | None = None
+    report_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.case_id is None) == (self.report_id is None):
+            raise ValueError("a hold scope is one case or one report")
+
+    @property
+    def object(self) -> tuple[str, int]:
+        if self.case_id is not None:
+            return "case", self.case_id
+        return "report", self.report_id or 0
 
 
-def extend_case_holds(session: Session, case_id: int, days: int, actor: Actor) -> list[MediaHold]:
-    """Keep every unreleased hold of the case until at least `days` from now (an expired one
+def _unreleased(session: Session, scope: HoldScope, actor: Actor) -> list[MediaHold]:
+    query = select(MediaHold).where(MediaHold.released_at.is_(None))
+    if scope.case_id is not None:
+        require_case(session, scope.case_id, actor)
+        query = query.where(MediaHold.case_id == scope.case_id)
+    else:
+        query = query.where(MediaHold.report_id == scope.report_id, MediaHold.case_id.is_(None))
+    holds = list(session.execute(query.order_by(MediaHold.id)).scalars())
+    if not holds:
+        raise NotFoundError(f"this {scope.object[0]} has no holds in force")
+    return holds
+
+
+def extend_holds(session: Session, scope: HoldScope, days: int, actor: Actor) -> list[MediaHold]:
+    """Keep every unreleased hold of the scope until at least `days` from now (an expired one
     comes back into force); commits. Raises ValidationError for a bad number of days,
-    NotFoundError when the case has no holds."""
+    NotFoundError when there are no holds (or the case is hidden), ForbiddenError."""
+    require_case_role(actor)
     if not 1 <= days <= MAX_EXTENSION_DAYS:
         raise ValidationError(f"extend by 1 to {MAX_EXTENSION_DAYS} days", code="invalid_hold")
+    holds = _unreleased(session, scope, actor)
     now = utcnow()
-    holds = _case_holds(session, case_id, now)
-    if not holds:
-        raise NotFoundError("this case has no holds to extend")
     until = now + timedelta(days=days)
     for hold in holds:
         if hold.expires_at < until:
             hold.expires_at = until
             hold.extended_at = now
+    object_type, object_id = scope.object
     audit.record(
         session,
         "hold.extend",
         **actor.audit(),
-        object_type="case",
-        object_id=case_id,
+        object_type=object_type,
+        object_id=object_id,
         details={"hold_ids": [hold.id for hold in holds], "expires_at": until.isoformat()},
     )
     session.commit()
     return holds
 
 
-def release_case_holds(
-    session: Session, case_id: int, reason: str, actor: Actor
-) -> list[MediaHold]:
-    """Release every hold of the case; only seniors and admins (or the command line), with a
+def release_holds(session: Session, scope: HoldScope, reason: str, actor: Actor) -> list[MediaHold]:
+    """Release every hold of the scope; only seniors and admins (or the command line), with a
     reason. Commits. Raises ForbiddenError, ValidationError (no reason), NotFoundError."""
     require_case_role(actor, HOLD_RELEASE_ROLES)
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
         raise ValidationError("releasing a hold needs a reason", code="invalid_hold")
+    holds = _unreleased(session, scope, actor)
     now = utcnow()
-    holds = _case_holds(session, case_id, now)
-    if not holds:
-        raise NotFoundError("this case has no holds to release")
     for hold in holds:
         hold.released_at = now
         hold.released_by_id = actor.user_id
         hold.release_reason = reason
+    object_type, object_id = scope.object
     # The reason is free text (it may name people), so it stays on the rows, not in the log.
     audit.record(
         session,
         "hold.release",
         **actor.audit(),
-        object_type="case",
-        object_id=case_id,
+        object_type=object_type,
+        object_id=object_id,
         details={"hold_ids": [hold.id for hold in holds]},
     )
     session.commit()
     return holds
+
+
+def extend_case_holds(session: Session, case_id: int, days: int, actor: Actor) -> list[MediaHold]:
+    return extend_holds(session, HoldScope(case_id=case_id), days, actor)
+
+
+def release_case_holds(
+    session: Session, case_id: int, reason: str, actor: Actor
+) -> list[MediaHold]:
+    return release_holds(session, HoldScope(case_id=case_id), reason, actor)

@@ -249,3 +249,36 @@ def test_adding_a_copy_to_a_case_holds_it_too(app, runner):
         ).scalars()
         assert sorted(case_holds) == [first, second]
     assert make_image(0)  # generated media only
+
+
+def test_openers_racing_get_distinct_consecutive_numbers(app):
+    """Four openers at the same moment: the unique (year, sequence) settles it (PostgreSQL;
+    SQLite has one writer and serialises them anyway)."""
+    import threading
+
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("concurrent writers need PostgreSQL")
+    report_ids = [image_report(app, seed=20 + n) for n in range(4)]
+    barrier = threading.Barrier(len(report_ids))
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_one(report_id: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                case = service.open_case(
+                    db.session, [report_id], "ncii", actor=Actor.cli(), settings=SETTINGS
+                )
+                numbers.append(case.number)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(rid,)) for rid in report_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    year = utcnow().year
+    assert sorted(numbers) == [f"C-{year}-{n:04d}" for n in range(1, 5)]

@@ -222,6 +222,14 @@ def test_retention_and_hold_commands(app, runner):
         args=["case", "hold", "release", str(opened["id"]), "--reason", "court order", "--json"]
     )
     assert json.loads(released.output)["released"] == len(case_holds)
+    # The report's own escalation hold is separate, released the same way.
+    own = runner.invoke(
+        args=["case", "hold", "release", str(kept), "--report", "--reason", "court order",
+              "--json"]
+    )  # fmt: skip
+    assert json.loads(own.output)["released"] == 1
+    again = runner.invoke(args=["case", "hold", "release", str(kept), "--report", "--reason", "x"])
+    assert again.exit_code == 1 and "no holds in force" in again.output
     with app.app_context():
         actions = list(db.session.execute(select(AuditEvent.action)).scalars())
     assert {"hold.place", "hold.extend", "hold.release", "media.shred"} <= set(actions)
