@@ -2,6 +2,7 @@
 
 from models.audit import GENESIS_HASH, AuditEvent
 from models.bank import ActionHint, Bank, BankEntry, BankKind, EntryStatus, SignalType
+from models.base import Base, utcnow
 from models.case import (
     Case,
     CaseNote,
@@ -15,9 +16,16 @@ from models.case import (
     PoliceRequest,
     PoliceRequestStatus,
 )
-from models.base import Base, utcnow
 from models.cluster import Cluster
 from models.decision import Decision, DecisionState
+from models.outcome import (
+    Appeal,
+    AppealState,
+    CallbackAttempt,
+    CallbackDelivery,
+    CallbackEvent,
+    DeliveryState,
+)
 from models.platform import Platform, PlatformKind, WebhookDelivery
 from models.receipt import PortalReceipt, SealedContact
 from models.report import (
@@ -46,6 +54,12 @@ from models.signals import (
 from models.user import Invitation, RecoveryCode, Role, User, UserSession
 
 __all__ = [
+    "Appeal",
+    "AppealState",
+    "CallbackAttempt",
+    "CallbackDelivery",
+    "CallbackEvent",
+    "DeliveryState",
     "ReporterKind",
     "Category",
     "OPEN_STATUSES",

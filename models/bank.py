@@ -78,6 +78,9 @@ class Bank(Base):
     action_hint: Mapped[ActionHint] = mapped_column(String(32), default=ActionHint.RAISE_PRIORITY)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Policy codes (e.g. "remove.ncii") whose final decisions add the media's hashes here; a
+    # reversal withdraws them again (moderation/outcomes/banking.py).
+    decision_policies: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     entries: Mapped[list[BankEntry]] = relationship(back_populates="bank", passive_deletes=True)
 

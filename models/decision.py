@@ -43,3 +43,7 @@ class Decision(Base):
     finalized_at: Mapped[datetime | None]
     # True when the moderator decided from signals alone (bank match), without any reveal.
     without_viewing: Mapped[bool] = mapped_column(default=False)
+    # A final decision a senior reversed (on appeal or review): it no longer stands.
+    reversed_at: Mapped[datetime | None]
+    reversed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reversal_reason: Mapped[str | None] = mapped_column(String(255))

@@ -32,6 +32,11 @@ class Platform(Base):
     previous_webhook_secret: Mapped[str | None] = mapped_column(String(255))
     previous_secret_expires_at: Mapped[datetime | None]
     callback_url: Mapped[str | None] = mapped_column(String(2048))
+    # Outbound: the secret our decision callbacks are signed with (the platform verifies them),
+    # and during a rotation the previous one, still signed with until it expires.
+    callback_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_callback_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_callback_secret_expires_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

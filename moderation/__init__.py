@@ -62,9 +62,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     # The public report portal (no login) stays CSRF-protected like every other page.
     app.register_blueprint(public.bp)
-    from moderation.views import banks
+    from moderation.views import banks, callbacks
 
     app.register_blueprint(banks.bp)
+    app.register_blueprint(callbacks.bp)
 
     register_error_handlers(app)
     register_security_headers(app)

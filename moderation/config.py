@@ -118,6 +118,13 @@ DEFAULTS: dict[str, Any] = {
     "WELLNESS_DAILY_EXPOSURE_MINUTES": 90,
     "WELLNESS_BREAK_MINUTES": 15,
     "CRON_FINALIZE_INTERVAL_SECONDS": 10,
+    # Decision callbacks (moderation/outcomes/callbacks.py): how often due deliveries are put on
+    # the `callbacks` queue, the time one attempt may take, and `host[:port]` entries exempt from
+    # the private-address check (local testing only, like MEDIA_FETCH_ALLOW_HOSTS).
+    "CRON_CALLBACK_INTERVAL_SECONDS": 5,
+    "CALLBACK_TIMEOUT": 15,
+    "CALLBACK_ALLOW_HOSTS": "",
+    "CALLBACK_RETRY_SECONDS": "",  # empty: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
     # Cases (moderation/cases): the first referral to police is due this long after opening.
     "CASE_REFERRAL_HOURS": 24,
     # Days originals are kept after the decision became final, per outcome; unheld media past
@@ -131,6 +138,9 @@ DEFAULTS: dict[str, Any] = {
     # Sign-in throttling (Flask-Limiter syntax): per client address, and per account.
     "LOGIN_LIMIT_PER_ADDRESS": "5 per minute",
     "LOGIN_LIMIT_PER_ACCOUNT": "10 per hour",
+    # A browser that signed in (or filed a portal report) keeps a device cookie this long; the
+    # per-account and per-receipt limits give it a budget of its own (see core/device_cookies).
+    "DEVICE_COOKIE_DAYS": 90,
     "INVITE_TTL_HOURS": 72,
     "TOTP_ISSUER": "Moderation queue",
     # Roles that may know suspected-CSAM reports exist (see moderation/accounts/permissions.py).

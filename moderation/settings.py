@@ -20,6 +20,7 @@ from moderation.core.sealing import contact_key_for
 from moderation.intake.mastodon import MastodonSettings
 from moderation.intake.portal import PortalSettings
 from moderation.intake.service import IntakeLimits
+from moderation.outcomes.callbacks import CallbackSettings
 from moderation.review.settings import ReviewSettings
 from moderation.review.wellness import WellnessSettings
 from moderation.triage.pipeline import TriageSettings
@@ -38,6 +39,7 @@ class Settings:
     mastodon: MastodonSettings
     portal: PortalSettings
     bank_index: IndexSettings
+    callbacks: CallbackSettings
 
     def bank_index_handle(self) -> BankIndex:
         """This process's bank index (one per process and directory, see banks/index.py)."""
@@ -72,6 +74,7 @@ def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
             contact_key=contact_key,
         ),
         bank_index=IndexSettings.from_config(config),
+        callbacks=CallbackSettings.from_config(config),
     )
 
 

@@ -88,6 +88,41 @@ def finalize_decisions() -> int:
         return len(finalized)
 
 
+def dispatch_callbacks() -> int:
+    """Put one delivery job per due callback on the `callbacks` queue, unless one is already
+    waiting (a dead worker's job is replaced; the delivery's lease keeps two from sending)."""
+    from moderation.core.queueing import enqueue_callback
+    from moderation.outcomes import callbacks
+
+    with app_context():
+        due = callbacks.due_deliveries(db.session)
+        db.session.commit()
+        enqueued = sum(
+            1 for delivery_id, _ in due if enqueue_callback(get_redis(), delivery_id) is not None
+        )
+        log.info("[%s] dispatched %d callback deliveries", _job_id(), enqueued)
+        return enqueued
+
+
+def deliver_callback(delivery_id: int) -> str | None:
+    """One attempt at one decision callback; never raises for the receiver's failures (they
+    are recorded and rescheduled on the delivery)."""
+    from moderation.outcomes import callbacks
+
+    with app_context() as app:
+        result = callbacks.deliver(db.session, int(delivery_id), settings_for(app).callbacks)
+        if result is not None:
+            # Ids and codes only: the URL is the platform's and never logged.
+            log.info(
+                "[%s] callback delivery %s: %s (%s)",
+                _job_id(),
+                delivery_id,
+                result.state,
+                result.status_code or result.error,
+            )
+        return result.state if result else None
+
+
 def rescore_aging_reports() -> int:
     """Re-score open reports whose SLA points changed as they aged (bounded per run)."""
     from moderation.triage import aging

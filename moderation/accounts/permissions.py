@@ -19,6 +19,7 @@ Role matrix (an action not listed is refused):
 | VIEW_JOBS       | -         | -      | -                   | yes   |
 | MANAGE_USERS    | -         | -      | -                   | yes   |
 | MANAGE_BANKS    | -         | -      | -                   | yes   |
+| MANAGE_PLATFORMS| -         | -      | -                   | yes   |
 
 Objects: a report (or anything with a `.report`, e.g. media, signals, decisions) whose content is
 suspected CSAM (its own category, its cluster's, or the same bytes as such a report's media: see
@@ -56,6 +57,8 @@ class Action(StrEnum):
     VIEW_CASES = "view_cases"
     MANAGE_USERS = "manage_users"
     MANAGE_BANKS = "manage_banks"
+    # Platforms' decision callbacks: see deliveries and redeliver.
+    MANAGE_PLATFORMS = "manage_platforms"
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_JOBS = "view_jobs"
     EXPORT_EVIDENCE = "export_evidence"

@@ -3,9 +3,10 @@
 A report is marked as suspected CSAM when it is filed so or when any of its media matched a
 CSAM-kind hash bank (`BankKind.CSAM`). A report is restricted (known only to `CSAM_ROLES`) when it
 is marked, when any report in its cluster is, or when any of its media has the exact bytes
-(SHA-256) of a medium of a marked report. So a platform that files the same picture as `ncii`, or a duplicate
-that joined the cluster before an upstream update raised one report to CSAM, is hidden from
-moderators at once, with no flag to propagate and no window in which a copy stays visible.
+(SHA-256) of a medium of a marked report. So a platform that files the same picture as `ncii`,
+or a duplicate that joined the cluster before an upstream update raised one report to CSAM, is
+hidden from moderators at once, with no flag to propagate and no window in which a copy stays
+visible.
 
 Both forms decide the same thing: `restricted_clause()` for list queries over `Report`, and
 `is_restricted()` for one loaded report.

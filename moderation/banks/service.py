@@ -8,6 +8,7 @@ an audit event.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,7 @@ def bank_dict(bank: Bank) -> dict[str, Any]:
         "pdq_threshold": bank.pdq_threshold,
         "action_hint": str(bank.action_hint),
         "enabled": bank.enabled,
+        "decision_policies": list(bank.decision_policies or []),
         "created_at": bank.created_at.isoformat(),
     }
 
@@ -185,6 +187,38 @@ def set_bank_enabled(
     return bank
 
 
+def set_decision_policies(
+    session: Session,
+    bank_ref: int | str,
+    policies: list[str],
+    *,
+    actor_user_id: int | None,
+    actor_kind: str = "user",
+) -> Bank:
+    """Which final removals add their media to this bank (policy codes such as remove.ncii;
+    none stops it). Commits; audits `bank.decision_policies`. Raises NotFoundError or
+    ValidationError."""
+    bank = get_bank(session, bank_ref)
+    cleaned = list(dict.fromkeys(policy.strip() for policy in policies if policy.strip()))
+    bad = [policy for policy in cleaned if not re.fullmatch(r"remove\.[a-z_]{1,40}", policy)]
+    if bad:
+        raise ValidationError(
+            "only removal policies (remove.<category>) can feed a bank", code=_ERROR_CODE
+        )
+    bank.decision_policies = cleaned
+    audit.record(
+        session,
+        "bank.decision_policies",
+        actor_user_id=actor_user_id,
+        actor_kind=actor_kind,
+        object_type="bank",
+        object_id=bank.id,
+        details={"decision_policies": cleaned},
+    )
+    session.commit()
+    return bank
+
+
 def set_entry_status(
     session: Session,
     entry_id: int,
@@ -232,9 +266,33 @@ def add_to_bank(
 ) -> BankEntry:
     """Add one hash to a bank (e.g. a confirmed violation) and commit, with audit event
     `bank.entry_add`. Idempotent: an existing entry for the same hash is returned unchanged
-    (an admin's 'disabled' is not undone). The entry is searchable in this process at once
-    and in others after their next index refresh. Raises NotFoundError or ValidationError."""
-    bank = get_bank(session, bank_id)
+    (an admin's 'disabled' is not undone). The entry is searchable in every process at once
+    (see BankIndex.refresh). Raises NotFoundError or ValidationError."""
+    entry = add_entry(
+        session,
+        get_bank(session, bank_id),
+        signal_type,
+        value,
+        source=source,
+        note=note,
+        added_by_user_id=added_by_user_id,
+    )[0]
+    session.commit()
+    return entry
+
+
+def add_entry(
+    session: Session,
+    bank: Bank,
+    signal_type: str,
+    value: str | list[Any],
+    *,
+    source: str,
+    note: str | None = None,
+    added_by_user_id: int | None = None,
+) -> tuple[BankEntry, bool]:
+    """`add_to_bank` inside the caller's transaction (no commit): the entry and whether it is
+    new. Raises ValidationError for a malformed hash."""
     try:
         kind = signal_type_of(signal_type)
         signal_value, frames = normalise_signal(kind, value)
@@ -249,7 +307,7 @@ def add_to_bank(
         )
     ).scalar_one_or_none()
     if existing is not None:
-        return existing
+        return existing, False
     entry = BankEntry(
         bank_id=bank.id,
         signal_type=kind,
@@ -270,8 +328,7 @@ def add_to_bank(
         object_id=entry.id,
         details={"bank_id": bank.id, "signal_type": str(kind), "signal_value": signal_value},
     )
-    session.commit()  # every process's index finds it on its next search (BankIndex.refresh)
-    return entry
+    return entry, True
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,27 @@ def bank_export(bank: str, output: str, fmt: str | None, as_json: bool) -> None:
     _emit(summary, as_json, f"exported {written} entr{'y' if written == 1 else 'ies'}", to_stdout)
 
 
+@bank_group.command("policies")
+@click.argument("bank")
+@click.argument("policies", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def bank_policies(bank: str, policies: tuple[str, ...], as_json: bool) -> None:
+    """Set which final removals (e.g. remove.ncii remove.synthetic_sexual) add their media's
+    hashes to BANK; none stops automatic banking into it."""
+    from moderation.banks.service import set_decision_policies
+
+    try:
+        row = set_decision_policies(
+            db.session, bank, list(policies), actor_user_id=None, actor_kind="cli"
+        )
+    except DomainError as exc:
+        _fail(exc.code, exc.message, as_json)
+        return
+    summary = {"bank_id": row.id, "decision_policies": row.decision_policies}
+    _emit(summary, as_json, f"{row.name}: {', '.join(row.decision_policies) or 'none'}")
+
+
 @bank_group.command("entry-status")
 @click.argument("entry_id", type=int)
 @click.argument("status", type=click.Choice([s.value for s in EntryStatus]))

@@ -108,6 +108,8 @@ def platform_add(
         "webhook_secret": creds.webhook_secret,
         "api_token": creds.api_token,
     }
+    if creds.callback_secret:
+        document["callback_secret"] = creds.callback_secret
     if as_json:
         click.echo(json.dumps(document))
     else:
@@ -130,6 +132,49 @@ def platform_rotate(slug: str, secret: str | None, as_json: bool) -> None:
         _fail(exc, as_json)
         return
     click.echo(json.dumps({"slug": slug, "webhook_secret": new_secret}) if as_json else new_secret)
+
+
+@platform_group.command("set-callback")
+@click.argument("slug")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="Stop sending decision callbacks.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def platform_set_callback(slug: str, url: str | None, clear: bool, as_json: bool) -> None:
+    """Set the URL decision callbacks are sent to; prints the outbound signing secret the
+    first time (shown once)."""
+    from moderation.outcomes.callbacks import set_callback
+
+    if not url and not clear:
+        _fail(DomainError("give a URL, or --clear", code="invalid_callback"), as_json)
+        return
+    try:
+        secret = set_callback(db.session, slug, None if clear else url)
+    except DomainError as exc:
+        _fail(exc, as_json)
+        return
+    document = {"slug": slug, "callback_url": None if clear else url}
+    if secret:
+        document["callback_secret"] = secret
+    click.echo(
+        json.dumps(document) if as_json else "\n".join(f"{k}: {v}" for k, v in document.items())
+    )
+
+
+@platform_group.command("rotate-callback-secret")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def platform_rotate_callback(slug: str, as_json: bool) -> None:
+    """Issue a new outbound signing secret; callbacks carry both signatures for seven days."""
+    from moderation.outcomes.callbacks import rotate_callback_secret
+
+    try:
+        secret = rotate_callback_secret(db.session, slug)
+    except DomainError as exc:
+        _fail(exc, as_json)
+        return
+    click.echo(json.dumps({"slug": slug, "callback_secret": secret}) if as_json else secret)
 
 
 @click.command("worker")

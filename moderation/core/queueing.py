@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # queues: `triage_urgent` (reports from victims and trusted flaggers, and known copies of banked
 # files; see triage/lane.py) ahead of `triage`, so under a flood of ordinary reports
 # those still reach review in seconds. A worker asked for "triage" serves both, urgent first.
-QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "maintenance")
+QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "callbacks", "maintenance")
 QUEUE_GROUPS = {"triage": ("triage_urgent", "triage")}
 
 
@@ -48,6 +48,10 @@ SWEEP_PENDING = JobSpec("workers.jobs.sweep_pending", "maintenance", timeout=120
 SEAL_AUDIT_LOG = JobSpec("workers.jobs.seal_audit_log", "maintenance", timeout=120, retries=0)
 # Make decisions final once their undo window has passed (see review/decisions.py).
 FINALIZE_DECISIONS = JobSpec("workers.jobs.finalize_decisions", "decisions", timeout=120, retries=0)
+# Decision callbacks: the periodic dispatcher puts one delivery job per due row on `callbacks`;
+# retries are the delivery's own schedule (moderation/outcomes/callbacks.py), not RQ's.
+DISPATCH_CALLBACKS = JobSpec("workers.jobs.dispatch_callbacks", "callbacks", timeout=60, retries=0)
+DELIVER_CALLBACK = JobSpec("workers.jobs.deliver_callback", "callbacks", timeout=60, retries=0)
 # Refresh the bank index and rebuild its base when the delta grew (see banks/index.py).
 MAINTAIN_BANK_INDEX = JobSpec(
     "workers.jobs.maintain_bank_index", "maintenance", timeout=1800, retries=0
@@ -114,7 +118,8 @@ def job_is_waiting(connection: Redis, job_id: str) -> bool:
 
 
 def _enqueue_once(spec: JobSpec, connection: Redis, job_id: str, report_id: int) -> Job | None:
-    """Enqueue `spec` for one report under a derived job id, unless that job is already waiting."""
+    """Enqueue `spec` for one object (a report, a delivery) under a derived job id, unless that
+    job is already waiting."""
     try:
         # The common case (no such job) costs one atomic round trip.
         return enqueue(spec, connection, report_id, job_id=job_id, unique=True)
@@ -130,6 +135,11 @@ def enqueue_triage(connection: Redis, report_id: int, urgent: bool = False) -> J
     unless it is already waiting on either."""
     spec = TRIAGE_REPORT_URGENT if urgent else TRIAGE_REPORT
     return _enqueue_once(spec, connection, triage_job_id(report_id), report_id)
+
+
+def enqueue_callback(connection: Redis, delivery_id: int) -> Job | None:
+    """Enqueue one attempt at a callback delivery, unless one is already waiting."""
+    return _enqueue_once(DELIVER_CALLBACK, connection, f"callback-{delivery_id}", delivery_id)
 
 
 def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:

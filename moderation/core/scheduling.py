@@ -14,6 +14,7 @@ from typing import Any
 from redis import Redis
 
 from moderation.core.queueing import (
+    DISPATCH_CALLBACKS,
     FINALIZE_DECISIONS,
     MAINTAIN_BANK_INDEX,
     RESCORE_AGING_REPORTS,
@@ -30,6 +31,7 @@ def periodic_jobs(config: Mapping[str, Any]) -> list[tuple[JobSpec, int]]:
         (SEAL_AUDIT_LOG, int(config["CRON_AUDIT_SEAL_INTERVAL_SECONDS"])),
         (MAINTAIN_BANK_INDEX, int(config.get("CRON_BANK_INDEX_INTERVAL_SECONDS", 300))),
         (FINALIZE_DECISIONS, int(config.get("CRON_FINALIZE_INTERVAL_SECONDS", 10))),
+        (DISPATCH_CALLBACKS, int(config["CRON_CALLBACK_INTERVAL_SECONDS"])),
         (RESCORE_AGING_REPORTS, int(config["CRON_RESCORE_INTERVAL_SECONDS"])),
     ]
 

@@ -60,6 +60,34 @@ class PlatformCredentials:
     kind: str
     webhook_secret: str
     api_token: str
+    # The outbound secret decision callbacks are signed with; only with a callback URL.
+    callback_secret: str | None = None
+
+
+def validate_callback_url(url: str) -> str:
+    """A callback URL as stored: http(s), a host, no credentials, at most 2048 characters.
+    Whether its address may be called is checked at every delivery (the SSRF rules of the
+    fetcher), not here: DNS can change. Raises ValidationError."""
+    from urllib.parse import urlsplit
+
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValidationError("the callback URL is malformed", code="invalid_callback") from None
+    if (
+        len(url) > 2048
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or (port is not None and not 0 < port < 65536)
+    ):
+        raise ValidationError(
+            "the callback URL must be an http(s) URL with a host and no credentials",
+            code="invalid_callback",
+        )
+    return url
 
 
 def create_platform(
@@ -82,6 +110,8 @@ def create_platform(
     if secret is not None:
         check_secret_strength(secret)
     webhook_secret = secret or new_webhook_secret()
+    callback_url = validate_callback_url(callback_url) if callback_url else None
+    callback_secret = new_webhook_secret() if callback_url else None
     api_token = new_token("mq_")
     platform = Platform(
         slug=slug,
@@ -89,6 +119,7 @@ def create_platform(
         api_token_hash=token_digest(api_token),
         webhook_secret=webhook_secret,
         callback_url=callback_url,
+        callback_secret=callback_secret,
     )
     session.add(platform)
     session.flush()
@@ -96,7 +127,7 @@ def create_platform(
         session, "platform.create", actor_kind="cli", object_type="platform", object_id=platform.id
     )
     session.commit()
-    return PlatformCredentials(slug, kind, webhook_secret, api_token)
+    return PlatformCredentials(slug, kind, webhook_secret, api_token, callback_secret)
 
 
 def rotate_secret(session: Session, slug: str, secret: str | None = None) -> str:

@@ -33,6 +33,7 @@ from models import (
 from moderation.audit import events as audit
 from moderation.cases.actor import Actor
 from moderation.cases.holds import hold_report_media
+from moderation.outcomes import effects
 from moderation.review.decisions import ACTIONS, lock_batch
 
 
@@ -74,6 +75,7 @@ def _finalize_batch(session: Session, batch_id: str, now: datetime) -> list[int]
                     now=now,
                 )
         session.execute(delete(ReviewClaim).where(ReviewClaim.report_id == report.id))
+        effects.on_final(session, decision, report)  # banking and the platform's callback
         audit.record(
             session,
             "decision.final",

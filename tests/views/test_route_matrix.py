@@ -93,6 +93,9 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("banks.set_enabled", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     ("banks.set_status", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     ("banks.query", "POST"): allow(ADMIN, PAGE_POST),
+    # Decision callbacks: admins only.
+    ("callbacks.index", "GET"): allow(ADMIN, OK),
+    ("callbacks.redeliver", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     # Dashboard: senior and admin; jobs: admin.
     ("dashboard.index", "GET"): allow(CSAM, OK),
     ("dashboard.jobs", "GET"): allow(ADMIN, OK),
@@ -211,6 +214,7 @@ def _world(app) -> dict[str, dict[str, Any]]:
             "reveal_id": reveal.id,
             "user_id": victim_id,
             "bank_id": MISSING_ID,
+            "delivery_id": MISSING_ID,
             "entry_id": MISSING_ID,
             "slug": "other",
             "token": "inv_not-a-real-token",

@@ -118,10 +118,16 @@ def _read_body(response: http.client.HTTPResponse, policy: FetchPolicy) -> bytes
     return decoder.finish()
 
 
-def _exchange(
-    target: Target, policy: FetchPolicy, resolver: Resolver, deadline: Deadline
+def exchange(
+    target: Target,
+    policy: FetchPolicy,
+    resolver: Resolver,
+    deadline: Deadline,
+    request: bytes | None = None,
+    method: str = "GET",
 ) -> tuple[str, http.client.HTTPResponse, DeadlineSocket]:
-    """Resolve, check, connect and read the response head of one hop."""
+    """Resolve, check, connect, send `request` (default: our GET) and read the response head
+    of one hop. The caller closes the response and the connection."""
     addresses = _resolve(target, policy, resolver)
     sock, address = open_connection(
         addresses,
@@ -134,8 +140,8 @@ def _exchange(
     connection = DeadlineSocket(sock, deadline, policy.read_timeout)
     answered = False
     try:
-        connection.sendall(_request_bytes(target, policy))
-        response = http.client.HTTPResponse(connection, method="GET")  # type: ignore[arg-type]
+        connection.sendall(request if request is not None else _request_bytes(target, policy))
+        response = http.client.HTTPResponse(connection, method=method)  # type: ignore[arg-type]
         response.begin()
         answered = True
     finally:
@@ -148,7 +154,7 @@ def _fetch(url: str, policy: FetchPolicy, resolver: Resolver, deadline: Deadline
     redirects: list[dict[str, Any]] = []
     while True:
         target = parse_target(url, policy)
-        address, response, connection = _exchange(target, policy, resolver, deadline)
+        address, response, connection = exchange(target, policy, resolver, deadline)
         try:
             status = response.status
             if status in REDIRECT_STATUSES and response.getheader("Location"):

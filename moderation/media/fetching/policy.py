@@ -19,7 +19,8 @@ class FetchPolicy:
     ``host:port`` (that host on that port too) or ``host:*`` (any port) exempt from the address
     check: for operators' testing against local servers, never for production. Host names are
     compared normalised (lower case, IDNA, no trailing dot, IPv6 without brackets), so no other
-    spelling or port of an allowed host slips through a redirect. ``ca_file`` adds a CA bundle to the system trust store (private PKI, tests).
+    spelling or port of an allowed host slips through a redirect. ``ca_file`` adds a CA bundle
+    to the system trust store (private PKI, tests).
     """
 
     connect_timeout: float = 5.0
@@ -78,7 +79,7 @@ def allow_entry(entry: str) -> str:
     return f"{host} {port}" if port else host
 
 
-def _host_list(value: Any) -> frozenset[str]:
+def host_list(value: Any) -> frozenset[str]:
     if value is None:
         return frozenset()
     if isinstance(value, str):
@@ -116,5 +117,5 @@ def policy_from_config(mapping: Mapping[str, Any]) -> FetchPolicy:
         read_timeout=min(defaults.read_timeout, deadline),
         deadline=deadline,
         max_bytes=defaults.max_bytes if max_bytes is None else max_bytes,
-        allow_hosts=_host_list(mapping.get("MEDIA_FETCH_ALLOW_HOSTS")),
+        allow_hosts=host_list(mapping.get("MEDIA_FETCH_ALLOW_HOSTS")),
     )

@@ -1,0 +1,108 @@
+"""Banking confirmed content: a final removal banks the media's hashes, so a rotated, re-encoded
+re-share is matched by triage and ranked first; a reversal withdraws them at once. Everything
+through intake, triage, the decision service and the reversal service."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+from sqlalchemy import select
+
+from models import Bank, BankEntry, EntryStatus, Report
+from moderation.core.db import db
+from moderation.outcomes import effects
+from tests.factories import make_image, make_platform, post_report, report_body, run_worker_burst
+from tests.outcomes.outcome_factories import decide
+
+ORIGINAL = make_image(41, (480, 360))
+
+
+def _rotated_copy() -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(ORIGINAL)).rotate(90, expand=True).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _post(app, client, platform, media: bytes) -> int:
+    response = post_report(client, platform, report_body([media], category="ncii"))
+    assert response.status_code == 202
+    return response.get_json()["id"]
+
+
+def _reasons(app, report_id: int) -> tuple[int, list[str]]:
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        return report.priority, [reason["code"] for reason in report.priority_reasons]
+
+
+def test_a_removal_banks_the_content_and_a_reversal_withdraws_it(app, client, tmp_path):
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
+    app.config["CLASSIFIER_MODEL"] = ""
+    platform = make_platform(app)
+    first = _post(app, client, platform, ORIGINAL)
+    run_worker_burst(app)
+    user_id = decide(app, first, "remove.ncii")
+
+    with app.app_context():
+        bank = db.session.execute(select(Bank)).scalar_one()
+        assert (bank.name, str(bank.kind)) == ("confirmed", "confirmed")
+        entries = db.session.execute(select(BankEntry)).scalars().all()
+        assert sorted(str(e.signal_type) for e in entries) == ["md5", "pdq", "sha256"]
+        assert {e.source for e in entries} == {"decision:1"}
+        assert all(e.added_by_user_id == user_id for e in entries)
+
+    reshare = _post(app, client, platform, _rotated_copy())
+    unrelated = _post(app, client, platform, make_image(42, (480, 360)))
+    run_worker_burst(app)
+    reshare_priority, reshare_reasons = _reasons(app, reshare)
+    unrelated_priority, _ = _reasons(app, unrelated)
+    assert "bank.confirmed" in reshare_reasons
+    assert reshare_priority > unrelated_priority
+
+    with app.app_context():
+        effects.reverse(db.session, first, user_id, "the appeal showed consent")
+        statuses = db.session.execute(select(BankEntry.status)).scalars().all()
+    assert set(statuses) == {EntryStatus.WITHDRAWN}
+    later = _post(app, client, platform, _rotated_copy())
+    run_worker_burst(app)
+    assert "bank.confirmed" not in _reasons(app, later)[1]
+
+
+def test_an_entry_confirmed_twice_survives_one_reversal(app, client, tmp_path):
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
+    app.config["CLASSIFIER_MODEL"] = ""
+    platform = make_platform(app)
+    first = _post(app, client, platform, ORIGINAL)
+    second = _post(app, client, platform, ORIGINAL)  # the same bytes, reported again
+    run_worker_burst(app)
+    user_id = decide(app, first, "remove.ncii")
+    decide(app, second, "remove.ncii")
+    with app.app_context():
+        effects.reverse(db.session, first, user_id, "reviewed again")
+        entries = db.session.execute(select(BankEntry)).scalars().all()
+        # Still confirmed by the second decision, which now carries them.
+        assert {(str(e.status), e.source) for e in entries} == {("active", "decision:2")}
+
+
+def test_no_violation_banks_nothing_and_an_emptied_policy_list_stops_banking(app, client, tmp_path):
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
+    app.config["CLASSIFIER_MODEL"] = ""
+    platform = make_platform(app)
+    ids = [_post(app, client, platform, make_image(seed)) for seed in (43, 44, 45)]
+    run_worker_burst(app)
+    decide(app, ids[0], "no_violation")
+    with app.app_context():
+        assert db.session.execute(select(BankEntry)).first() is None
+    decide(app, ids[1], "remove.ncii")
+    result = app.test_cli_runner().invoke(args=["bank", "policies", "confirmed", "--json"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.execute(select(Bank.decision_policies)).scalar_one() == []
+        count = len(db.session.execute(select(BankEntry)).all())
+    decide(app, ids[2], "remove.ncii")
+    with app.app_context():
+        assert len(db.session.execute(select(BankEntry)).all()) == count
