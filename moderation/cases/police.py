@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from models import PoliceRequest, PoliceRequestStatus, utcnow
@@ -178,15 +178,17 @@ def close(session: Session, request_id: int, reason: str, *, actor: Actor) -> Po
 def list_requests(
     session: Session, *, open_only: bool = False, limit: int = 500
 ) -> list[PoliceRequest]:
-    """Requests, the soonest due first among open ones, then the newest."""
+    """Open requests first, soonest due first (those without a due time after them), then the
+    answered and closed ones, newest first."""
+    is_open = PoliceRequest.status == PoliceRequestStatus.OPEN.value
     query = select(PoliceRequest)
     if open_only:
-        query = query.where(PoliceRequest.status == PoliceRequestStatus.OPEN.value)
+        query = query.where(is_open)
     return list(
         session.execute(
             query.order_by(
-                PoliceRequest.status, PoliceRequest.due_at.is_(None), PoliceRequest.due_at,
-                PoliceRequest.received_at.desc(),
+                case((is_open, 0), else_=1), PoliceRequest.due_at.is_(None),
+                PoliceRequest.due_at, PoliceRequest.received_at.desc(), PoliceRequest.id,
             ).limit(limit)
         ).scalars()
     )  # fmt: skip

@@ -332,3 +332,27 @@ def test_media_rows_are_not_changed_by_an_export(app, client, runner, tmp_path):
             (m.id, m.sha256, m.storage_key) for m in db.session.execute(select(Media)).scalars()
         ]
     assert before == after
+
+
+def test_the_summary_escapes_what_reporters_and_posters_wrote(app):
+    """Report texts are hostile input: in the summary they are text, never markup."""
+    document = {
+        "organization": "Org", "generated_at": "2026-12-01T00:00:00+00:00",
+        "signing_key": {"fingerprint": "ab12"},
+        "case": {"number": "C-2026-0001", "type": "ncii", "urgency": "routine",
+                 "status": "open", "opened_at": "x", "referral": {"due_at": "y"},
+                 "assigned_liaison": None, "reason": "<b>why</b>"},
+        "reports": [{
+            "id": 1, "platform": "acme", "external_id": "e", "category": "ncii",
+            "content_url": "javascript:alert(1)", "reported_at": None, "received_at": "z",
+            "reporter_kind": "victim", "posted_by": {"handle": "<img src=x onerror=alert(1)>",
+            "id": "a"}, "channel": {"id": "c", "name": None, "member_count": None},
+            "content_text": "<script>alert(1)</script>", "comment": None, "decisions": [],
+        }],
+        "media": [], "spread_timeline": [], "custody_log": {"events": [], "chain_head": None},
+    }  # fmt: skip
+    with app.app_context():
+        html = render_summary(document, "en")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "<b>why</b>" not in html
+    assert 'href="javascript' not in html

@@ -57,6 +57,10 @@ def test_figures_equal_what_the_requests_say(app):
         closed = police.close(db.session, ids[5], "withdrawn by the agency", actor=cli)
         assert closed.status == "closed"
         assert police.figures(db.session, now=now).open == 2
+        # Open first, the overdue one (soonest due) at the top; then the rest, newest first.
+        order = [r.id for r in police.list_requests(db.session)]
+        assert order[:2] == [ids[4], ids[6]] and set(order[2:]) == set(ids) - {ids[4], ids[6]}
+        assert order[2] == ids[5]  # closed, received most recently of the rest
         # Audit details hold ids and times, never the officer or their reference.
         details = json.dumps([e.details for e in db.session.execute(select(AuditEvent)).scalars()])
         assert "Kim" not in details and "2026-SMP-118" not in details
