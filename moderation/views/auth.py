@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    after_this_request,
     current_app,
     flash,
     redirect,
@@ -29,6 +30,7 @@ from moderation.accounts.login import start_browser_session
 from moderation.accounts.permissions import Action, can
 from moderation.accounts.users import get_user, sign_out
 from moderation.core.db import db
+from moderation.core.device_cookies import Device, device_cookie_value, read_device
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.limits import limiter
 from moderation.core.tokens import keyed_digest
@@ -38,6 +40,9 @@ bp = Blueprint("auth", __name__)
 
 _PENDING = "auth_pending"
 _PENDING_SECONDS = 600
+# Sent only to the sign-in pages (path /login covers /login/verify and /login/enrol).
+_DEVICE_COOKIE = "device"
+_DEVICE_PURPOSE = "sign-in"
 
 
 class LoginForm(FlaskForm):
@@ -91,14 +96,59 @@ def _account_limit() -> str:
     return str(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
 
 
+def _email_subject(email: str) -> str:
+    return "email:" + keyed_digest(current_app.config["SECRET_KEY"], email.strip().lower())[:32]
+
+
+def _device_max_age() -> int:
+    return int(float(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
+
+
+def _device() -> Device | None:
+    """This browser's device cookie, if it carries a valid one."""
+    return read_device(
+        current_app.config["SECRET_KEY"],
+        _DEVICE_PURPOSE,
+        request.cookies.get(_DEVICE_COOKIE),
+        _device_max_age(),
+    )
+
+
 def _account_key() -> str:
     """The throttle key of the account being tried: a keyed digest of the email on the password
-    step, the pending user id on the code steps (never the email itself in Redis)."""
+    step, the pending user id on the code steps (never the email itself in Redis). A browser
+    whose device cookie shows it signed in to that account before gets a key of its own, so
+    strangers' failures cannot lock the owner out (finding 15)."""
     pending = session.get(_PENDING)
     if request.endpoint != "auth.login" and isinstance(pending, dict):
-        return f"account:{pending.get('uid')}"
-    email = (request.form.get("email") or "").strip().lower()
-    return "email:" + keyed_digest(current_app.config["SECRET_KEY"], email)[:32]
+        subject = f"account:{pending.get('uid')}"
+    else:
+        subject = _email_subject(request.form.get("email") or "")
+    device = _device()
+    return (device.throttle_key(subject) if device else None) or subject
+
+
+def _remember_device(user: Any) -> None:
+    """Give this browser (after a successful sign-in) a device cookie for `user`'s account."""
+    value = device_cookie_value(
+        current_app.config["SECRET_KEY"],
+        _DEVICE_PURPOSE,
+        (_email_subject(user.email), f"account:{user.id}"),
+        _device(),
+    )
+
+    @after_this_request
+    def _set(response: Response) -> Response:
+        response.set_cookie(
+            _DEVICE_COOKIE,
+            value,
+            max_age=_device_max_age(),
+            path=url_for("auth.login"),
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
 
 
 def _too_many() -> str:
@@ -132,6 +182,7 @@ def _pending_user_id() -> int | None:
 def _finish(signed_in: signin.SignIn) -> None:
     session.pop(_PENDING, None)
     start_browser_session(signed_in.user, signed_in.session_token)
+    _remember_device(signed_in.user)
 
 
 @bp.app_context_processor

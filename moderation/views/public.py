@@ -3,12 +3,24 @@
 A person reports content about themselves (or a support organisation on their behalf), gets a
 receipt number and PIN, and can later check a plain-words status. Forms are CSRF-protected;
 submissions and status checks are rate-limited (RATE_LIMIT_PUBLIC_REPORT per address;
-RATE_LIMIT_RECEIPT_CHECK_ADDRESS per address and RATE_LIMIT_RECEIPT_CHECK per receipt number).
+RATE_LIMIT_RECEIPT_CHECK_ADDRESS per address and RATE_LIMIT_RECEIPT_CHECK wrong PINs per receipt
+number). The browser that filed a report, or once gave its right PIN, carries a device cookie for
+it and has its own per-receipt budget, so wrong PINs from strangers cannot lock the victim out.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
@@ -24,9 +36,11 @@ from wtforms.validators import DataRequired, Length
 
 from models import Category
 from moderation.core.db import db
+from moderation.core.device_cookies import Device, device_cookie_value, read_device
 from moderation.core.errors import ValidationError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
+from moderation.core.tokens import keyed_digest
 from moderation.intake import portal as victim_reports
 from moderation.media.store import media_store_for
 from moderation.settings import settings_for
@@ -73,9 +87,61 @@ class StatusForm(FlaskForm):
     pin = PasswordField(lazy_gettext("PIN"), [DataRequired(), Length(max=20)])
 
 
+_DEVICE_COOKIE = "portal_device"
+_DEVICE_PURPOSE = "portal-receipt"
+
+
+def _receipt_subject(number: str | None) -> str:
+    # A keyed digest: the receipt number is half a credential, so neither Redis nor the device
+    # cookie holds it.
+    if not number:
+        return "receipt:invalid"
+    return "receipt:" + keyed_digest(current_app.config["SECRET_KEY"], number)[:32]
+
+
+def _device_max_age() -> int:
+    return int(float(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
+
+
+def _device() -> Device | None:
+    return read_device(
+        current_app.config["SECRET_KEY"],
+        _DEVICE_PURPOSE,
+        request.cookies.get(_DEVICE_COOKIE),
+        _device_max_age(),
+    )
+
+
 def _receipt_key() -> str:
-    number = victim_reports.normalise_receipt_number(request.form.get("receipt"))
-    return "receipt:" + (number or "invalid")
+    """The receipt being tried; a browser that proved it owns the receipt gets its own key."""
+    subject = _receipt_subject(victim_reports.normalise_receipt_number(request.form.get("receipt")))
+    device = _device()
+    return (device.throttle_key(subject) if device else None) or subject
+
+
+def _wrong_pin(response: Response) -> bool:
+    # Only a wrong PIN or unknown number spends the receipt's budget; checking often does not.
+    return response.status_code == 404
+
+
+def _remember_receipt(number: str) -> None:
+    """Give this browser a device cookie for the receipt `number` (it filed it, or knew its PIN)."""
+    value = device_cookie_value(
+        current_app.config["SECRET_KEY"], _DEVICE_PURPOSE, (_receipt_subject(number),), _device()
+    )
+
+    @after_this_request
+    def _set(response: Response) -> Response:
+        response.set_cookie(
+            _DEVICE_COOKIE,
+            value,
+            max_age=_device_max_age(),
+            path=url_for("public.status"),
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
 
 
 def _too_many() -> str:
@@ -142,6 +208,7 @@ def receipt() -> ResponseReturnValue:
     shown = session.pop(_RECEIPT_SESSION_KEY, None)
     if not shown:
         return redirect(url_for("public.report"))
+    _remember_receipt(shown["number"])
     return render_template("public/receipt.html", number=shown["number"], pin=shown["pin"])
 
 
@@ -157,6 +224,7 @@ def receipt() -> ResponseReturnValue:
     methods=["POST"],
     key_func=_receipt_key,
     scope="portal-status-receipt",
+    deduct_when=_wrong_pin,
     error_message=_too_many,
 )
 def status() -> ResponseReturnValue:
@@ -170,5 +238,6 @@ def status() -> ResponseReturnValue:
             error = gettext("We could not find a report with that receipt number and PIN.")
         else:
             words = STATUS_WORDS[stage]
+            _remember_receipt(victim_reports.normalise_receipt_number(form.receipt.data) or "")
     code = 404 if error else (422 if request.method == "POST" and words is None else 200)
     return render_template("public/status.html", form=form, words=words, error=error), code

@@ -176,16 +176,19 @@ def test_status_checks_are_rate_limited_per_receipt_and_per_address(app, client)
     app.config["RATE_LIMIT_RECEIPT_CHECK_ADDRESS"] = "6/hour"
     assert _file(client).status_code == 302
     number, pin = _receipt(client)
+    stranger = app.test_client()  # no device cookie for this receipt
     for _ in range(3):
-        assert _check(client, number, "99999999").status_code in (404, 200)
-    # The receipt is now locked for an hour, even with the right PIN and from another address.
+        assert _check(stranger, number, "99999999").status_code == 404
+    # The receipt is now locked for an hour for browsers that never proved they own it, even
+    # with the right PIN and from another address (the filing browser: see below).
     other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.7.0.1"
     locked = _check(other, number, pin)
     assert locked.status_code == 429 and locked.headers["Retry-After"]
     # Per address: other receipts from this address run out too.
     for _ in range(3):
-        assert _check(client, victim_reports.new_receipt_number(), "12345678").status_code == 404
-    assert _check(client, victim_reports.new_receipt_number(), "12345678").status_code == 429
+        assert _check(stranger, victim_reports.new_receipt_number(), "12345678").status_code == 404
+    assert _check(stranger, victim_reports.new_receipt_number(), "12345678").status_code == 429
 
 
 def test_portal_platform_accepts_no_webhooks(app, client):
@@ -225,3 +228,30 @@ def _count(app, model) -> int:
 
     with app.app_context():
         return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _stranger(app, n: int):
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = f"10.8.0.{n}"
+    return browser
+
+
+def test_wrong_pins_from_strangers_do_not_lock_the_victim_out(app, client):
+    assert _file(client).status_code == 302
+    number, pin = _receipt(client)
+    for n in range(10):
+        assert _check(_stranger(app, n), number, "99999999").status_code == 404
+    # Someone who knows the number but not the PIN is stopped...
+    assert _check(_stranger(app, 50), number, "99999999").status_code == 429
+    # ...but the victim, on the browser they filed from, still sees their status.
+    assert _check(client, number, pin).status_code == 200
+
+
+def test_checking_the_right_pin_often_uses_up_nothing(app):
+    owner = app.test_client()
+    assert _file(owner).status_code == 302
+    number, pin = _receipt(owner)
+    # From a dozen new browsers (say, a support worker's and a friend's phone) the right PIN
+    # keeps working: only wrong PINs spend the receipt's budget.
+    for n in range(12):
+        assert _check(_stranger(app, n), number, pin).status_code == 200, n
