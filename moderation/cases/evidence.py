@@ -11,6 +11,7 @@ case's language) and `media/R<report>-M<media>-<sha256 prefix>.<ext>`, the origi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from models import Case, utcnow
 from moderation.accounts.permissions import Action, can
 from moderation.audit import events as audit
-from moderation.cases import bag
+from moderation.cases import bag, transport
 from moderation.cases.access import require_case
 from moderation.cases.actor import Actor
 from moderation.cases.evidence_document import build_document
@@ -45,6 +46,10 @@ class Package:
     media_ids: list[int]
     missing_media_ids: list[int]
     key_fingerprint: str
+    # Transport encryption (moderation/cases/transport.py): then `data` is the encrypted file,
+    # `sha256` its hash, and `signed_sha256` the hash of the signed package inside.
+    passphrase: str | None = None
+    signed_sha256: str | None = None
 
 
 def build_package(
@@ -111,14 +116,28 @@ def export_case(
     settings: CaseSettings,
     signer: EvidenceSigner,
     render_summary: SummaryRenderer,
+    encrypt: bool = False,
 ) -> Package:
     """Build the case's evidence package and record the export (who, which reports and media,
-    the package's SHA-256, the signing key) as an audit event; commits. Raises NotFoundError
-    for a case the actor may not know, ForbiddenError for a role that may not export."""
+    the package's SHA-256, the signing key) as an audit event; commits. With `encrypt`, the
+    package is wrapped for transport under a new passphrase, returned once in the Package and
+    never stored or logged. Raises NotFoundError for a case the actor may not know,
+    ForbiddenError for a role that may not export."""
     if actor.user is not None and not can(actor.user, Action.EXPORT_EVIDENCE):
         raise ForbiddenError("you do not have permission to do that")
     case = require_case(session, case_id, actor)
     package = build_package(session, store, case, settings, signer, actor, render_summary)
+    if encrypt:
+        passphrase = transport.new_passphrase()
+        sealed = transport.encrypt(package.data, package.filename, passphrase)
+        package = dataclasses.replace(
+            package,
+            data=sealed,
+            filename=f"{package.number}.encrypted.zip",
+            sha256=hashlib.sha256(sealed).hexdigest(),
+            passphrase=passphrase,
+            signed_sha256=package.sha256,
+        )
     audit.record(
         session,
         "evidence.export",
@@ -130,7 +149,8 @@ def export_case(
             "report_ids": package.report_ids,
             "media_ids": package.media_ids,
             "missing_media_ids": package.missing_media_ids,
-            "package_sha256": package.sha256,
+            "package_sha256": package.signed_sha256 or package.sha256,
+            "encrypted_sha256": package.sha256 if encrypt else None,
             "key_fingerprint": package.key_fingerprint,
         },
     )

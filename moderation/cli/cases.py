@@ -273,9 +273,14 @@ def _write_private(path: str, data: bytes) -> None:
 @case_group.command("export")
 @click.argument("case_id")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="Wrap it in an AES-256 ZIP under a new passphrase, printed once: give it by phone.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def case_export(case_id: str, out: str, as_json: bool) -> None:
+def case_export(case_id: str, out: str, encrypt: bool, as_json: bool) -> None:
     """Write the signed evidence package (a ZIP holding a BagIt bag) of case CASE_ID to OUT.
     The file holds the original media: keep it encrypted at rest and hand it over in person or
     over an encrypted channel."""
@@ -294,6 +299,7 @@ def case_export(case_id: str, out: str, as_json: bool) -> None:
             settings=_settings(),
             signer=_signer(),
             render_summary=render_summary,
+            encrypt=encrypt,
         )
     except DomainError as exc:
         _fail(exc.code, exc.message, as_json)
@@ -315,6 +321,10 @@ def case_export(case_id: str, out: str, as_json: bool) -> None:
         "key_fingerprint": package.key_fingerprint,
     }
     text = f"wrote {out} ({len(package.data)} bytes), SHA-256 {package.sha256}"
+    if package.passphrase:
+        doc["signed_sha256"] = package.signed_sha256
+        doc["passphrase"] = package.passphrase
+        text += f"\npassphrase (shown only now; give it by another channel): {package.passphrase}"
     if package.missing_media_ids:
         text += f"; {len(package.missing_media_ids)} medium(s) not included (bytes gone)"
     _emit(doc, as_json, text)

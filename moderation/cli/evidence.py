@@ -48,18 +48,37 @@ def evidence_group() -> None:
 
 @evidence_group.command("verify")
 @click.argument("path", type=click.Path(exists=True))
+@click.option(
+    "--passphrase-stdin", is_flag=True, help="PATH is encrypted: read its passphrase from stdin."
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def evidence_verify(path: str, as_json: bool) -> None:
+def evidence_verify(path: str, passphrase_stdin: bool, as_json: bool) -> None:
     """Check the package at PATH (the ZIP, or a folder it was extracted to): every file against
-    the bag's manifests and the signature; exit 1 naming each changed file."""
+    the bag's manifests and the signature; exit 1 naming each changed file. An encrypted
+    package is opened in memory with --passphrase-stdin."""
+    import io
     from pathlib import Path
 
+    from moderation.cases import transport
     from moderation.cases.bag import verify_directory, verify_zip
 
     known = _signer().known_fingerprints()
     target = Path(path)
-    verdict = verify_directory(target, known) if target.is_dir() else verify_zip(target, known)
+    if target.is_dir():
+        verdict = verify_directory(target, known)
+    elif transport.is_encrypted(str(target)):
+        if not passphrase_stdin:
+            _fail("encrypted", "this package is encrypted: use --passphrase-stdin", as_json)
+            return
+        try:
+            inner = transport.decrypt(str(target), sys.stdin.readline())
+        except transport.TransportError as exc:
+            _fail("bad_passphrase", str(exc), as_json)
+            return
+        verdict = verify_zip(io.BytesIO(inner), known)
+    else:
+        verdict = verify_zip(target, known)
     doc = verdict.to_dict()
     if verdict.ok:
         whose = {"current": "this instance's key", "retired": "a retired key of this instance"}

@@ -356,3 +356,52 @@ def test_the_summary_escapes_what_reporters_and_posters_wrote(app):
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "<b>why</b>" not in html
     assert 'href="javascript' not in html
+
+
+def test_an_encrypted_package_opens_only_with_its_passphrase(app, client, runner, tmp_path):
+    case, originals = _case_from_cluster(app, client, runner, tmp_path)
+    out = tmp_path / "sealed.zip"
+    result = runner.invoke(
+        args=["case", "export", str(case["id"]), "--out", str(out), "--encrypt", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    exported = json.loads(result.output)
+    passphrase = exported["passphrase"]
+    assert (
+        len(passphrase) == 35 and exported["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    )
+    raw = out.read_bytes()
+    for data in originals.values():
+        assert data[:64] not in raw  # nothing readable outside
+    with zipfile.ZipFile(out) as archive:
+        assert archive.namelist() == [f"{case['number']}.zip"]  # names hidden inside
+        with pytest.raises(RuntimeError):
+            archive.read(archive.namelist()[0])
+    refused = runner.invoke(args=["evidence", "verify", str(out), "--json"])
+    assert refused.exit_code == 1 and json.loads(refused.output)["error"] == "encrypted"
+    wrong = runner.invoke(
+        args=["evidence", "verify", str(out), "--passphrase-stdin", "--json"], input="nope\n"
+    )
+    assert wrong.exit_code == 1 and json.loads(wrong.output)["error"] == "bad_passphrase"
+    right = runner.invoke(
+        args=["evidence", "verify", str(out), "--passphrase-stdin", "--json"],
+        input=passphrase + "\n",
+    )
+    assert right.exit_code == 0 and json.loads(right.output)["ok"], right.output
+    with app.app_context():
+        event = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "evidence.export")
+        ).scalar_one()
+        assert event.details["encrypted_sha256"] == exported["sha256"]
+        assert event.details["package_sha256"] == exported["signed_sha256"]
+        assert passphrase not in json.dumps(event.details)
+    if shutil.which("7z") is None:
+        return
+    # The tool a recipient is most likely to use opens it with the passphrase.
+    opened = subprocess.run(
+        ["7z", "x", f"-p{passphrase}", f"-o{tmp_path / 'seven'}", str(out)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    inner = (tmp_path / "seven" / f"{case['number']}.zip").read_bytes()
+    assert hashlib.sha256(inner).hexdigest() == exported["signed_sha256"]
