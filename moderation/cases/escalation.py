@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -144,3 +145,28 @@ def escalate_now(
         session, [report.id], reason=HoldReason.ESCALATION, case_id=None, actor=actor, now=now
     )
     return decision
+
+
+def escalated_reports(
+    session: Session, visible: Any, *, without_case: bool = False, limit: int = 500
+) -> list[tuple[Report, Escalation | None, list[int]]]:
+    """Escalated reports the viewer may know (`visible`: a where-clause over Report, e.g.
+    moderation.accounts.permissions.visible_reports_clause), newest first, each with its
+    escalation (who, when, why) and the ids of the cases it is in; `without_case`: only those
+    no case holds yet (what still waits for a liaison)."""
+    from models import CaseReport  # local: keeps the import list above about escalation
+
+    in_case = select(CaseReport.report_id).where(CaseReport.report_id == Report.id).exists()
+    query = select(Report).where(Report.status == ReportStatus.ESCALATED.value, visible)
+    if without_case:
+        query = query.where(~in_case)
+    reports = list(session.execute(query.order_by(Report.id.desc()).limit(limit)).scalars())
+    ids = [report.id for report in reports]
+    escalations = escalations_of(session, ids)
+    cases: dict[int, list[int]] = {}
+    if ids:
+        for report_id, case_id in session.execute(
+            select(CaseReport.report_id, CaseReport.case_id).where(CaseReport.report_id.in_(ids))
+        ):
+            cases.setdefault(report_id, []).append(case_id)
+    return [(r, escalations.get(r.id), sorted(cases.get(r.id, []))) for r in reports]

@@ -164,6 +164,36 @@ def case_list(status: str | None, as_json: bool) -> None:
     _emit(docs, as_json, "\n".join(_case_line(doc) for doc in docs) or "no cases")
 
 
+@case_group.command("escalations")
+@click.option("--waiting", is_flag=True, help="Only those no case holds yet.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@with_appcontext
+def case_escalations(waiting: bool, as_json: bool) -> None:
+    """List escalated reports with who escalated them, when, why, and their cases."""
+    from sqlalchemy import true
+
+    from moderation.cases.escalation import escalated_reports
+
+    rows = escalated_reports(db.session, true(), without_case=waiting)
+    docs = [
+        {
+            "report_id": report.id,
+            "category": report.category,
+            "cluster_id": report.cluster_id,
+            "escalation": escalation.to_dict() if escalation else None,
+            "case_ids": case_ids,
+        }
+        for report, escalation, case_ids in rows
+    ]
+    lines = [
+        f"#{d['report_id']}\t{d['category']}\t"
+        f"{(d['escalation'] or {}).get('reason') or 'no reason given'}\t"
+        f"cases: {', '.join(map(str, d['case_ids'])) or 'none'}"
+        for d in docs
+    ]
+    _emit(docs, as_json, "\n".join(lines) or "no escalated reports")
+
+
 @case_group.command("show")
 @click.argument("case_id")
 @click.option("--json", "as_json", is_flag=True)

@@ -282,3 +282,40 @@ def test_openers_racing_get_distinct_consecutive_numbers(app):
     assert errors == []
     year = utcnow().year
     assert sorted(numbers) == [f"C-{year}-{n:04d}" for n in range(1, 5)]
+
+
+def test_escalated_reports_are_listed_with_their_reasons_and_cases(app, runner):
+    moderator = make_user(app, "mod@example.org", "moderator")
+    waiting, taken = image_report(app, seed=30), image_report(app, seed=31)
+    for report_id, reason in ((waiting, "threat to post more"), (taken, "minor may be shown")):
+        with app.app_context():
+            report = db.session.get(Report, report_id)
+            from moderation.review import decisions, finalize
+
+            choice = decisions.DecisionInput("escalate", reason=reason)
+            decisions.decide(db.session, report, moderator, choice, 0, 5)
+            finalize.finalize_due(db.session)
+    opened = json.loads(
+        runner.invoke(args=["case", "open", str(taken), "--type", "other", "--json"]).output
+    )
+    listed = json.loads(runner.invoke(args=["case", "escalations", "--json"]).output)
+    assert [(r["report_id"], r["escalation"]["reason"], r["case_ids"]) for r in listed] == [
+        (taken, "minor may be shown", [opened["id"]]),
+        (waiting, "threat to post more", []),
+    ]
+    assert listed[0]["escalation"]["by"] == "mod@example.org"
+    only_waiting = json.loads(
+        runner.invoke(args=["case", "escalations", "--waiting", "--json"]).output
+    )
+    assert [r["report_id"] for r in only_waiting] == [waiting]
+    # What a liaison may see is the permission module's clause, as on every report list.
+    from moderation.accounts.permissions import visible_reports_clause
+    from moderation.cases.escalation import escalated_reports
+
+    make_user(app, "liaison@example.org", "liaison")
+    with app.app_context():
+        liaison = db.session.execute(
+            select(User).where(User.email == "liaison@example.org")
+        ).scalar_one()
+        rows = escalated_reports(db.session, visible_reports_clause(liaison))
+        assert [report.id for report, _, _ in rows] == [taken, waiting]
