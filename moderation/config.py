@@ -130,6 +130,7 @@ DEFAULTS: dict[str, Any] = {
     # Days originals are kept after the decision became final, per outcome; unheld media past
     # it is crypto-shredded by `moderation retention run`. Outcomes not listed are kept.
     "RETENTION_DAYS": {"no_violation": 30, "removed": 180, "escalated": 730},
+    "CRON_RETENTION_INTERVAL_SECONDS": 3600,
     # Sessions
     "SESSION_IDLE_MINUTES": 480,
     # Absolute lifetime: a session ends this long after sign-in however busy it is, so a copied

@@ -132,3 +132,22 @@ def rescore_aging_reports() -> int:
         rescored = aging.rescore_aging_reports(db.session, settings)
         log.info("[%s] re-scored %d aging report(s)", _job_id(), len(rescored))
         return len(rescored)
+
+
+def shred_expired_media() -> int:
+    """Crypto-shred unheld originals past RETENTION_DAYS (bounded per run; the next run goes
+    on). Idempotent: shredded media are recorded and skipped."""
+    from moderation.cases.retention import run_retention
+    from moderation.cases.settings import CaseSettings
+
+    with app_context() as app:
+        run = run_retention(
+            db.session, media_store_for(app.config), CaseSettings.from_config(app.config)
+        )
+        log.info(
+            "[%s] retention shredded %d medium(s), %d due but held",
+            _job_id(),
+            len(run.shredded),
+            run.held,
+        )
+        return len(run.shredded)

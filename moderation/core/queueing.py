@@ -60,6 +60,10 @@ MAINTAIN_BANK_INDEX = JobSpec(
 RESCORE_AGING_REPORTS = JobSpec(
     "workers.jobs.rescore_aging_reports", "maintenance", timeout=600, retries=0
 )
+# Crypto-shred unheld originals past their retention period (see cases/retention.py).
+SHRED_EXPIRED_MEDIA = JobSpec(
+    "workers.jobs.shred_expired_media", "maintenance", timeout=1800, retries=0
+)
 
 
 def worker_queue_names(requested: Iterable[str]) -> tuple[str, ...]:

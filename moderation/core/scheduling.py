@@ -19,6 +19,7 @@ from moderation.core.queueing import (
     MAINTAIN_BANK_INDEX,
     RESCORE_AGING_REPORTS,
     SEAL_AUDIT_LOG,
+    SHRED_EXPIRED_MEDIA,
     SWEEP_PENDING,
     JobSpec,
     enqueue,
@@ -33,6 +34,7 @@ def periodic_jobs(config: Mapping[str, Any]) -> list[tuple[JobSpec, int]]:
         (FINALIZE_DECISIONS, int(config.get("CRON_FINALIZE_INTERVAL_SECONDS", 10))),
         (DISPATCH_CALLBACKS, int(config["CRON_CALLBACK_INTERVAL_SECONDS"])),
         (RESCORE_AGING_REPORTS, int(config["CRON_RESCORE_INTERVAL_SECONDS"])),
+        (SHRED_EXPIRED_MEDIA, int(config["CRON_RETENTION_INTERVAL_SECONDS"])),
     ]
 
 

@@ -233,3 +233,21 @@ def test_retention_and_hold_commands(app, runner):
     with app.app_context():
         actions = list(db.session.execute(select(AuditEvent.action)).scalars())
     assert {"hold.place", "hold.extend", "hold.release", "media.shred"} <= set(actions)
+
+
+def test_the_cron_runs_retention_as_a_job(app, redis):
+    from moderation.core.queueing import SHRED_EXPIRED_MEDIA
+    from moderation.core.scheduling import periodic_jobs
+    from workers import jobs
+
+    assert (SHRED_EXPIRED_MEDIA, 3600) in periodic_jobs(app.config)
+    moderator = make_user(app, "mod@example.org", "moderator")
+    report_id = make_report(app, media=[make_image(64)])
+    _decide(app, report_id, "no_violation", moderator)
+    assert jobs.shred_expired_media() == 0  # decided just now: kept
+    with app.app_context():
+        db.session.execute(update(Decision).values(finalized_at=utcnow() - timedelta(days=31)))
+        db.session.commit()
+    assert jobs.shred_expired_media() == 1
+    assert not media_store_for(app.config).exists(_media_of(app, report_id).storage_key)
+    assert jobs.shred_expired_media() == 0
