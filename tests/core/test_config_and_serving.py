@@ -169,7 +169,11 @@ def test_gunicorn_and_moderation_run_serve_the_app(server, tmp_path, redis_url):
     )
     if server == "gunicorn":
         # The WSGI entry serves production, which needs real secrets.
-        env.update(MODERATION_SECRET_KEY=STRONG_SECRET, MODERATION_MEDIA_KEY=MEDIA_KEY)
+        env.update(
+            MODERATION_SECRET_KEY=STRONG_SECRET,
+            MODERATION_MEDIA_KEY=MEDIA_KEY,
+            MODERATION_EVIDENCE_SIGNING_KEY=base64.b64encode(os.urandom(32)).decode(),
+        )
         command = [
             str(bin_dir / "gunicorn"),
             "-b",
