@@ -51,6 +51,7 @@ def load(app, total: int, seed: int = 1) -> None:
     from moderation.core.db import db
     from moderation.intake.platforms import create_platform
     from moderation.media.store import media_store_for
+    from moderation.settings import settings_for
     from tests.factories import PASSWORD
 
     engine = make_engine(app.config["DATABASE_URL"])
@@ -60,7 +61,9 @@ def load(app, total: int, seed: int = 1) -> None:
     with app.app_context():
         create_platform(db.session, "acme", "standard", None)
         create_platform(db.session, "other", "standard", None)
-        create_user(db.session, "bench@example.org", "moderator", PASSWORD)
+        create_user(
+            db.session, settings_for(app).accounts, "bench@example.org", "moderator", PASSWORD
+        )
         key = media_store_for(app.config).put(_image())
     rng = random.Random(seed)
     now = datetime.now(UTC)

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 
+from moderation.accounts.settings import AccountSettings
 from moderation.banks.index import BankIndex, IndexSettings, bank_index_for
 from moderation.core.sealing import contact_key_for
 from moderation.intake.mastodon import MastodonSettings
@@ -31,6 +32,7 @@ _KEY = "moderation.settings"
 
 @dataclass(frozen=True)
 class Settings:
+    accounts: AccountSettings
     review: ReviewSettings
     wellness: WellnessSettings
     triage: TriageSettings
@@ -51,6 +53,7 @@ def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
     (ValueError, ManifestError) so a misconfiguration stops the factory, not a request."""
     contact_key = contact_key_for(config)
     return Settings(
+        accounts=AccountSettings.from_config(config),
         review=ReviewSettings.from_config(config),
         wellness=WellnessSettings.from_config(config),
         triage=TriageSettings.from_config(config, instance_path),

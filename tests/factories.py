@@ -42,9 +42,10 @@ def make_user(
 ):
     from moderation.accounts.users import create_user
     from moderation.core.db import db
+    from moderation.settings import settings_for
 
     with app.app_context():
-        return create_user(db.session, email, role, password).id
+        return create_user(db.session, settings_for(app).accounts, email, role, password).id
 
 
 def make_image(seed: int = 0, size: tuple[int, int] = (320, 240), fmt: str = "JPEG") -> bytes:

@@ -4,15 +4,14 @@ password and enrols TOTP there. The same link resets a person's sign-in (lost ph
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Invitation, User, utcnow
 from moderation.accounts import totp
 from moderation.accounts.passwords import hash_password
+from moderation.accounts.settings import AccountSettings
 from moderation.accounts.signin import SignIn, confirm_enrolment
 from moderation.accounts.users import (
     UNUSABLE_PASSWORD,
@@ -36,11 +35,7 @@ class IssuedInvitation:
     token: str  # shown to the admin once; only its digest is stored
 
 
-def _ttl() -> timedelta:
-    return timedelta(hours=int(current_app.config.get("INVITE_TTL_HOURS", 72)))
-
-
-def _issue(session: Session, user: User, actor_user_id: int) -> str:
+def _issue(session: Session, settings: AccountSettings, user: User, actor_user_id: int) -> str:
     # One live link per person: older ones stop working when a new one is issued.
     session.execute(
         update(Invitation)
@@ -54,13 +49,15 @@ def _issue(session: Session, user: User, actor_user_id: int) -> str:
             user_id=user.id,
             invited_by_id=actor_user_id,
             token_hash=token_digest(token),
-            expires_at=utcnow() + _ttl(),
+            expires_at=utcnow() + settings.invite_ttl,
         )
     )
     return token
 
 
-def invite(session: Session, actor_user_id: int, email: str, role: str) -> IssuedInvitation:
+def invite(
+    session: Session, settings: AccountSettings, actor_user_id: int, email: str, role: str
+) -> IssuedInvitation:
     """Create an account that cannot sign in until its invitee uses the link; commits.
     Raises ValidationError or ConflictError."""
     email = normalise_email(email)
@@ -69,7 +66,7 @@ def invite(session: Session, actor_user_id: int, email: str, role: str) -> Issue
     user = User(email=email, role=role, password_hash=UNUSABLE_PASSWORD, totp_enabled=False)
     session.add(user)
     session.flush()
-    token = _issue(session, user, actor_user_id)
+    token = _issue(session, settings, user, actor_user_id)
     audit.record(
         session,
         "user.invite",
@@ -82,7 +79,9 @@ def invite(session: Session, actor_user_id: int, email: str, role: str) -> Issue
     return IssuedInvitation(user, token)
 
 
-def reset_sign_in(session: Session, actor_user_id: int, user_id: int) -> IssuedInvitation:
+def reset_sign_in(
+    session: Session, settings: AccountSettings, actor_user_id: int, user_id: int
+) -> IssuedInvitation:
     """For a person who lost their phone or password: remove password and second factor, end
     all sessions and issue a fresh enrolment link; commits."""
     user = get_user(session, user_id)
@@ -93,7 +92,7 @@ def reset_sign_in(session: Session, actor_user_id: int, user_id: int) -> IssuedI
     for code in list(user.recovery_codes):
         session.delete(code)
     revoked = revoke_all_sessions(session, user.id)
-    token = _issue(session, user, actor_user_id)
+    token = _issue(session, settings, user, actor_user_id)
     audit.record(
         session,
         "user.sign_in_reset",
@@ -120,21 +119,23 @@ def invitation_user(session: Session, token: str) -> User:
     return user
 
 
-def enrolment_secret(session: Session, token: str) -> tuple[User, str]:
+def enrolment_secret(session: Session, settings: AccountSettings, token: str) -> tuple[User, str]:
     """The invitee and their pending TOTP secret (created once, kept until confirmed)."""
     user = invitation_user(session, token)
     if user.totp_secret_sealed is None:
-        totp.set_new_secret(current_app.config, user)
+        totp.set_new_secret(settings.totp_config, user)
         session.commit()
-    return user, totp.open_secret(current_app.config, user)
+    return user, totp.open_secret(settings.totp_config, user)
 
 
-def accept(session: Session, token: str, password: str, code: str) -> SignIn:
+def accept(
+    session: Session, settings: AccountSettings, token: str, password: str, code: str
+) -> SignIn:
     """Set the password, confirm TOTP, spend the link and open a session; commits all of it or
     nothing. Raises NotFoundError, ValidationError or AuthenticationError."""
     user = invitation_user(session, token)
     check_new_password(password, email_words(user.email))
-    codes = confirm_enrolment(session, user, code)
+    codes = confirm_enrolment(session, settings, user, code)
     spent = session.execute(
         update(Invitation)
         .where(Invitation.token_hash == token_digest(token), Invitation.used_at.is_(None))

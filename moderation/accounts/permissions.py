@@ -41,6 +41,7 @@ from sqlalchemy import ColumnElement, and_, false, true
 
 from models import Category, Media, Report, ReportStatus, Role
 from moderation.accounts.restriction import is_restricted, restricted_clause
+from moderation.accounts.settings import DEFAULT_CSAM_ROLES, AccountSettings, parse_csam_roles
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.core.extensions import login_manager
 
@@ -69,7 +70,6 @@ class Action(StrEnum):
 
 
 CSAM_CATEGORY = Category.CSAM_SUSPECTED
-DEFAULT_CSAM_ROLES: tuple[str, ...] = (Role.SENIOR, Role.ADMIN)
 LIAISON_ROLE = Role.LIAISON
 
 _MODERATOR = frozenset(
@@ -92,18 +92,25 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
 }
 
 
-def csam_roles() -> tuple[str, ...]:
-    """Roles that may know suspected-CSAM reports exist: config `CSAM_ROLES` (a list, or a
-    comma-separated string from the environment), default senior and admin."""
-    configured: Any = current_app.config.get("CSAM_ROLES") if has_app_context() else None
-    if configured is None:
-        return DEFAULT_CSAM_ROLES
-    if isinstance(configured, str):
-        configured = configured.split(",")
-    return tuple(str(role).strip() for role in configured if str(role).strip())
+def csam_roles(settings: AccountSettings | None = None) -> tuple[str, ...]:
+    """Roles that may know suspected-CSAM reports exist: `settings.csam_roles` (config
+    `CSAM_ROLES`, default senior and admin).
+
+    Without settings the app's configuration is read as before: that path is left for the
+    callers in moderation/cases that do not pass settings yet; new code passes them."""
+    if settings is not None:
+        return settings.csam_roles
+    return parse_csam_roles(current_app.config.get("CSAM_ROLES") if has_app_context() else None)
 
 
-# The default; `csam_roles()` reads the configured value at call time.
+def _csam_roles_of(user: Any) -> tuple[str, ...]:
+    # A signed-in browser's user (accounts/login.py's SessionUser) carries the roles its loader
+    # took from the app's AccountSettings; anything else (a models.User) falls back.
+    carried = getattr(user, "csam_roles", None)
+    return tuple(carried) if carried is not None else csam_roles()
+
+
+# The default; `csam_roles()` gives the configured value.
 CSAM_ROLES = DEFAULT_CSAM_ROLES
 
 
@@ -134,7 +141,7 @@ def may_know(user: Any, obj: Any) -> bool:
     report = _report_of(obj)
     if report is None:
         return True
-    if role not in csam_roles() and is_restricted(report):
+    if role not in _csam_roles_of(user) and is_restricted(report):
         return False
     if role == LIAISON_ROLE and str(report.status) != ReportStatus.ESCALATED:
         return False
@@ -173,7 +180,7 @@ def visible_reports_clause(user: Any) -> ColumnElement[bool]:
     if role is None or role not in ROLE_ACTIONS:
         return false()
     conditions: list[ColumnElement[bool]] = []
-    if role not in csam_roles():
+    if role not in _csam_roles_of(user):
         conditions.append(~restricted_clause())
     if role == LIAISON_ROLE:
         conditions.append(Report.status == ReportStatus.ESCALATED.value)

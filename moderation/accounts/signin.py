@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import User
 from moderation.accounts import totp
 from moderation.accounts.passwords import hash_password, needs_rehash, verify_password
+from moderation.accounts.settings import AccountSettings
 from moderation.accounts.users import get_user, open_session, reauthenticate
 from moderation.audit import events as audit
 from moderation.core.errors import AuthenticationError, ConflictError
-from moderation.core.tokens import keyed_digest
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class SignIn:
     recovery_codes: list[str] = field(default_factory=list)
 
 
-def check_password(session: Session, email: str, password: str) -> User:
+def check_password(session: Session, settings: AccountSettings, email: str, password: str) -> User:
     """First step: the account behind `email` if the password is right and it is active.
 
     Raises AuthenticationError (one message for every failure). The audit trail records
@@ -41,7 +40,7 @@ def check_password(session: Session, email: str, password: str) -> User:
             actor_user_id=user.id if user else None,
             actor_kind="anonymous",
             details={
-                "email_digest": keyed_digest(current_app.config["SECRET_KEY"], email),
+                "email_digest": settings.email_digest(email),
                 "step": "password",
             },
         )
@@ -60,14 +59,16 @@ def _pending_user(session: Session, user_id: int) -> User:
     return user
 
 
-def complete_with_code(session: Session, user_id: int, code: str) -> SignIn:
+def complete_with_code(
+    session: Session, settings: AccountSettings, user_id: int, code: str
+) -> SignIn:
     """Second step for an enrolled account: a current TOTP code (each step once) or an unused
     recovery code (each once). Opens a session and commits. Raises AuthenticationError."""
     user = _pending_user(session, user_id)
     if not user.totp_enabled:
         raise AuthenticationError("two-factor sign-in is not set up for this account")
     method = None
-    if totp.check_code(session, current_app.config, user, code):
+    if totp.check_code(session, settings.totp_config, user, code):
         method = "totp"
     elif totp.use_recovery_code(session, user, code):
         method = "recovery_code"
@@ -100,24 +101,26 @@ def _signed_in(session: Session, user: User, method: str) -> str:
     return token
 
 
-def enrolment_secret(session: Session, user: User) -> str:
+def enrolment_secret(session: Session, settings: AccountSettings, user: User) -> str:
     """The not-yet-confirmed secret of an account without a second factor, created on first
     call and kept until confirmed (so reloading the page shows the same QR code). Commits."""
     if user.totp_enabled:
         raise ConflictError("two-factor sign-in is already set up", code="totp_enrolled")
     if user.totp_secret_sealed is None:
-        totp.set_new_secret(current_app.config, user)
+        totp.set_new_secret(settings.totp_config, user)
         session.commit()
-    return totp.open_secret(current_app.config, user)
+    return totp.open_secret(settings.totp_config, user)
 
 
-def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
+def confirm_enrolment(
+    session: Session, settings: AccountSettings, user: User, code: str
+) -> list[str]:
     """Enable TOTP once the person proves their app shows the right code; issues recovery
     codes (returned once) and audits. The caller opens a session and commits.
     Raises AuthenticationError for a wrong code."""
     if user.totp_enabled:
         raise ConflictError("two-factor sign-in is already set up", code="totp_enrolled")
-    if not totp.check_code(session, current_app.config, user, code):
+    if not totp.check_code(session, settings.totp_config, user, code):
         raise AuthenticationError("that code is wrong; check the time on your phone")
     user.totp_enabled = True
     codes = totp.new_recovery_codes(session, user)
@@ -127,23 +130,25 @@ def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
     return codes
 
 
-def complete_with_enrolment(session: Session, user_id: int, code: str) -> SignIn:
+def complete_with_enrolment(
+    session: Session, settings: AccountSettings, user_id: int, code: str
+) -> SignIn:
     """Second step for a legacy account without a second factor: confirm enrolment, then open
     a session; commits. Raises AuthenticationError."""
     user = _pending_user(session, user_id)
-    codes = confirm_enrolment(session, user, code)
+    codes = confirm_enrolment(session, settings, user, code)
     token = _signed_in(session, user, "enrolment")
     return SignIn(user, token, codes)
 
 
 def regenerate_recovery_codes(
-    session: Session, user_id: int, password: str, code: str
+    session: Session, settings: AccountSettings, user_id: int, password: str, code: str
 ) -> list[str]:
     """Replace the signed-in user's recovery codes once they prove who they are again (password
     and a TOTP or recovery code, see `users.reauthenticate`); commits and returns the new codes
     (shown once). Raises AuthenticationError."""
     user = get_user(session, user_id)
-    reauthenticate(session, user, password, code, "recovery_codes")
+    reauthenticate(session, settings, user, password, code, "recovery_codes")
     codes = totp.new_recovery_codes(session, user)
     audit.record(
         session,

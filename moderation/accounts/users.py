@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from moderation.accounts.passwords import (
     too_guessable,
     verify_password,
 )
+from moderation.accounts.settings import AccountSettings
 from moderation.audit import events as audit
 from moderation.core.errors import (
     AuthenticationError,
@@ -33,14 +33,6 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Stored as password_hash until an invitee chooses a password; no argon2 hash ever equals it.
 UNUSABLE_PASSWORD = "!unusable"  # noqa: S105 - a marker, not a credential
 MAX_PASSWORD_LENGTH = 1024
-
-
-def idle_timeout() -> timedelta:
-    return timedelta(minutes=int(current_app.config.get("SESSION_IDLE_MINUTES", 480)))
-
-
-def session_lifetime() -> timedelta:
-    return timedelta(days=float(current_app.config.get("SESSION_MAX_DAYS", 14)))
 
 
 def normalise_email(email: str) -> str:
@@ -98,6 +90,7 @@ def ensure_new_email(session: Session, email: str) -> None:
 
 def create_user(
     session: Session,
+    settings: AccountSettings,
     email: str,
     role: str,
     password: str,
@@ -107,8 +100,8 @@ def create_user(
 ) -> User:
     """Create an active staff account with TOTP enrolled, and commit.
 
-    The new secret's otpauth:// URI is `totp.provisioning_uri(config, user)`; whoever runs this
-    hands it to the person. Raises ValidationError or ConflictError.
+    The new secret's otpauth:// URI is `totp.provisioning_uri(settings.totp_config, user)`;
+    whoever runs this hands it to the person. Raises ValidationError or ConflictError.
     """
     email = normalise_email(email)
     check_role(role)
@@ -119,7 +112,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    totp.set_new_secret(current_app.config, user)
+    totp.set_new_secret(settings.totp_config, user)
     user.totp_enabled = True
     audit.record(
         session,
@@ -163,7 +156,7 @@ def revoke_all_sessions(session: Session, user_id: int) -> int:
     return int(result.rowcount or 0)
 
 
-def load_session_user(session: Session, token: str) -> User | None:
+def load_session_user(session: Session, settings: AccountSettings, token: str) -> User | None:
     """The user behind a live session token, or None if revoked, idle longer than
     SESSION_IDLE_MINUTES, older than SESSION_MAX_DAYS, disabled, or without two-factor sign-in
     (a legacy session)."""
@@ -175,8 +168,8 @@ def load_session_user(session: Session, token: str) -> User | None:
     now = utcnow()
     user = row.user
     if (
-        now - row.last_seen_at > idle_timeout()
-        or now - row.created_at > session_lifetime()
+        now - row.last_seen_at > settings.idle_timeout
+        or now - row.created_at > settings.session_lifetime
         or not user.active
         or not user.totp_enabled
     ):
@@ -201,7 +194,9 @@ def sign_out(session: Session, token: str, user_id: int) -> None:
     session.commit()
 
 
-def reauthenticate(session: Session, user: User, password: str, code: str, purpose: str) -> None:
+def reauthenticate(
+    session: Session, settings: AccountSettings, user: User, password: str, code: str, purpose: str
+) -> None:
     """Ask a signed-in person to prove again who they are before a sensitive action (`purpose`,
     e.g. `password_change`): their password and a current TOTP code or an unused recovery code,
     so a stolen session cookie is not enough. The code is checked only after the password, so a
@@ -209,7 +204,7 @@ def reauthenticate(session: Session, user: User, password: str, code: str, purpo
     recovery code) is spent and the caller commits; on failure an `auth.reauth_failed` event is
     committed and AuthenticationError raised (one message for both parts)."""
     proven = verify_password(user.password_hash, password) and (
-        totp.check_code(session, current_app.config, user, code)
+        totp.check_code(session, settings.totp_config, user, code)
         or totp.use_recovery_code(session, user, code)
     )
     if not proven:
@@ -225,7 +220,9 @@ def reauthenticate(session: Session, user: User, password: str, code: str, purpo
         raise AuthenticationError("the password or the code is wrong")
 
 
-def change_password(session: Session, user_id: int, current: str, code: str, new: str) -> str:
+def change_password(
+    session: Session, settings: AccountSettings, user_id: int, current: str, code: str, new: str
+) -> str:
     """Check the new password against the policy, then the current password and a second-factor
     code (`reauthenticate`); store the new one, revoke every session of the user (other browsers
     included) and open a fresh one for this browser; commits and returns its token.
@@ -233,7 +230,7 @@ def change_password(session: Session, user_id: int, current: str, code: str, new
     code) or AuthenticationError."""
     user = get_user(session, user_id)
     check_new_password(new, email_words(user.email))
-    reauthenticate(session, user, current, code, "password_change")
+    reauthenticate(session, settings, user, current, code, "password_change")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     revoked = revoke_all_sessions(session, user.id)

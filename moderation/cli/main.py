@@ -58,17 +58,20 @@ def user_add(email: str, role: str, password_stdin: bool, as_json: bool) -> None
     it into an authenticator app; it is shown only now)."""
     from moderation.accounts.totp import provisioning_uri
     from moderation.accounts.users import create_user
+    from moderation.settings import settings_for
+
+    settings = settings_for(current_app).accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(db.session, email, role, password)
+        user = create_user(db.session, settings, email, role, password)
     except DomainError as exc:
         _fail(exc, as_json)
         return
-    totp_uri = provisioning_uri(current_app.config, user)
+    totp_uri = provisioning_uri(settings.totp_config, user)
     if as_json:
         document = {"id": user.id, "email": user.email, "role": user.role, "totp_uri": totp_uri}
         click.echo(json.dumps(document))

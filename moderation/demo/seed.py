@@ -26,6 +26,7 @@ from moderation.intake.platforms import create_platform, get_platform
 from moderation.intake.report_input import parse_report
 from moderation.intake.service import enqueue_after_commit, store_report
 from moderation.media.store import media_store_for
+from moderation.settings import settings_for
 
 DEMO_EMAIL = "demo@example.org"
 DEMO_PLATFORM = "demo-platform"
@@ -122,13 +123,13 @@ def _ensure_platform() -> Platform:
     return get_platform(session, DEMO_PLATFORM)
 
 
-def _ensure_user() -> str | None:
+def _ensure_user(app: Flask) -> str | None:
     """Create the demo login if missing; returns its new password (None if it existed)."""
     session = db.session
     if session.execute(select(User.id).where(User.email == DEMO_EMAIL)).first():
         return None
     password = secrets.token_urlsafe(12)
-    create_user(session, DEMO_EMAIL, "admin", password)
+    create_user(session, settings_for(app).accounts, DEMO_EMAIL, "admin", password)
     return password
 
 
@@ -137,7 +138,7 @@ def load_demo(app: Flask) -> dict[str, Any]:
     import base64
 
     platform = _ensure_platform()
-    password = _ensure_user()
+    password = _ensure_user(app)
     store = media_store_for(app.config)
     pictures: dict[int, list[bytes]] = {}
     created = []

@@ -15,7 +15,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import signin, totp
-from moderation.accounts.login import start_browser_session
+from moderation.accounts.login import account_settings, start_browser_session
 from moderation.accounts.passwords import MIN_PASSWORD_LENGTH
 from moderation.accounts.users import PasswordRejected, change_password, get_user
 from moderation.core.db import db
@@ -103,7 +103,12 @@ def password() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             token = change_password(
-                db.session, current_user.id, form.current.data, form.code.data, form.new.data
+                db.session,
+                account_settings(),
+                current_user.id,
+                form.current.data,
+                form.code.data,
+                form.new.data,
             )
         except AuthenticationError:
             flash(_("The password or the code is wrong."), "error")
@@ -129,7 +134,7 @@ def recovery_codes() -> str | tuple[str, int]:
     if form.validate_on_submit():
         try:
             codes = signin.regenerate_recovery_codes(
-                db.session, current_user.id, form.password.data, form.code.data
+                db.session, account_settings(), current_user.id, form.password.data, form.code.data
             )
         except AuthenticationError:
             flash(_("The password or the code is wrong."), "error")

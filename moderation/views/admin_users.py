@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from models import Role
 from moderation.accounts import invitations, users
+from moderation.accounts.login import account_settings
 from moderation.accounts.permissions import Action, permission_required
 from moderation.core.db import db
 from moderation.core.errors import ConflictError, ValidationError
@@ -69,7 +70,9 @@ def invite() -> str | tuple[str, int]:
     if not form.validate_on_submit():
         return _list(form, 400)
     try:
-        issued = invitations.invite(db.session, current_user.id, form.email.data, form.role.data)
+        issued = invitations.invite(
+            db.session, account_settings(), current_user.id, form.email.data, form.role.data
+        )
     except (ValidationError, ConflictError) as error:
         flash(error.message, "error")
         return _list(form, error.status)
@@ -125,4 +128,6 @@ def reset(user_id: int) -> str | tuple[str, int]:
     if user_id == current_user.id:
         flash(_("You cannot reset your own sign-in here."), "error")
         return _list(status=409)
-    return _invitation_page(invitations.reset_sign_in(db.session, current_user.id, user_id))
+    return _invitation_page(
+        invitations.reset_sign_in(db.session, account_settings(), current_user.id, user_id)
+    )

@@ -26,14 +26,13 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import invitations, signin, totp
-from moderation.accounts.login import start_browser_session
+from moderation.accounts.login import account_settings, start_browser_session
 from moderation.accounts.permissions import Action, can
 from moderation.accounts.users import get_user, sign_out
 from moderation.core.db import db
 from moderation.core.device_cookies import Device, device_cookie_value, read_device
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.limits import limiter
-from moderation.core.tokens import keyed_digest
 from moderation.views.account import password_problem
 
 bp = Blueprint("auth", __name__)
@@ -97,7 +96,7 @@ def _account_limit() -> str:
 
 
 def _email_subject(email: str) -> str:
-    return "email:" + keyed_digest(current_app.config["SECRET_KEY"], email.strip().lower())[:32]
+    return "email:" + account_settings().email_digest(email)[:32]
 
 
 def _device_max_age() -> int:
@@ -107,7 +106,7 @@ def _device_max_age() -> int:
 def _device() -> Device | None:
     """This browser's device cookie, if it carries a valid one."""
     return read_device(
-        current_app.config["SECRET_KEY"],
+        account_settings().digest_key,
         _DEVICE_PURPOSE,
         request.cookies.get(_DEVICE_COOKIE),
         _device_max_age(),
@@ -131,7 +130,7 @@ def _account_key() -> str:
 def _remember_device(user: Any) -> None:
     """Give this browser (after a successful sign-in) a device cookie for `user`'s account."""
     value = device_cookie_value(
-        current_app.config["SECRET_KEY"],
+        account_settings().digest_key,
         _DEVICE_PURPOSE,
         (_email_subject(user.email), f"account:{user.id}"),
         _device(),
@@ -199,7 +198,9 @@ def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = signin.check_password(db.session, form.email.data, form.password.data)
+            user = signin.check_password(
+                db.session, account_settings(), form.email.data, form.password.data
+            )
         except AuthenticationError:
             flash(_("The email or password is wrong."), "error")
             return render_template("auth/login.html", form=form), 401
@@ -222,7 +223,9 @@ def verify() -> str | Response | tuple[str, int]:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            signed_in = signin.complete_with_code(db.session, user_id, form.code.data)
+            signed_in = signin.complete_with_code(
+                db.session, account_settings(), user_id, form.code.data
+            )
         except AuthenticationError:
             flash(_("That code is wrong or was already used."), "error")
             return render_template("auth/verify.html", form=form), 401
@@ -242,12 +245,16 @@ def enrol() -> str | Response | tuple[str, int]:
     user = get_user(db.session, user_id)
     if user.totp_enabled:
         return redirect(url_for("auth.verify", next=_next_path()))
-    signin.enrolment_secret(db.session, user)  # creates the pending secret on first visit
+    signin.enrolment_secret(
+        db.session, account_settings(), user
+    )  # creates the pending secret on first visit
     form = CodeForm()
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         try:
-            signed_in = signin.complete_with_enrolment(db.session, user_id, form.code.data)
+            signed_in = signin.complete_with_enrolment(
+                db.session, account_settings(), user_id, form.code.data
+            )
         except AuthenticationError:
             flash(_("That code is wrong. Check that your phone's clock is right."), "error")
             status = 401
@@ -262,8 +269,9 @@ def enrol() -> str | Response | tuple[str, int]:
 
 
 def _qr(user: Any) -> dict[str, str]:
-    uri = totp.provisioning_uri(current_app.config, user)
-    secret = totp.open_secret(current_app.config, user)
+    totp_config = account_settings().totp_config
+    uri = totp.provisioning_uri(totp_config, user)
+    secret = totp.open_secret(totp_config, user)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return {"qr": totp.qr_data_uri(uri), "secret": grouped}
 
@@ -276,12 +284,14 @@ def accept_invitation(token: str) -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         sign_out(db.session, current_user.token, current_user.id)
         logout_user()
-    user, _secret = invitations.enrolment_secret(db.session, token)
+    user, _secret = invitations.enrolment_secret(db.session, account_settings(), token)
     form = InvitationForm()
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         try:
-            signed_in = invitations.accept(db.session, token, form.password.data, form.code.data)
+            signed_in = invitations.accept(
+                db.session, account_settings(), token, form.password.data, form.code.data
+            )
         except ValidationError as error:
             flash(password_problem(error), "error")
             status = 422

@@ -8,6 +8,7 @@ from moderation.accounts import passwords, signin
 from moderation.accounts.invitations import invite
 from moderation.core.db import db
 from moderation.core.errors import AuthenticationError
+from moderation.settings import settings_for
 from tests.factories import make_user
 
 
@@ -36,12 +37,13 @@ def _is_argon2(stored: str) -> bool:
 def test_every_wrong_password_costs_one_argon2_verification(app, verified_hashes):
     admin_id = make_user(app, "admin@example.org", "admin")
     make_user(app)
+    settings = settings_for(app).accounts
     with app.app_context():
-        invite(db.session, admin_id, "invited@example.org", "moderator")
+        invite(db.session, settings, admin_id, "invited@example.org", "moderator")
         for email in ("mod@example.org", "invited@example.org", "nobody@example.org"):
             verified_hashes.clear()
             with pytest.raises(AuthenticationError):
-                signin.check_password(db.session, email, "wrong password here")
+                signin.check_password(db.session, settings, email, "wrong password here")
             # One real argon2 verification for the registered, the invited-but-unused and the
             # unknown account alike: an invitee's unusable marker is no shortcut.
             assert len(verified_hashes) == 1 and _is_argon2(verified_hashes[0]), email

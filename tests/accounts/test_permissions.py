@@ -92,6 +92,26 @@ def test_csam_roles_are_configurable(app):
         assert can(_user("moderator"), Action.VIEW_REPORT, _report("csam_suspected"))
 
 
+def test_a_signed_in_user_carries_the_csam_roles_of_the_settings(app):
+    from models import User
+    from moderation.accounts.login import SessionUser
+    from moderation.settings import settings_for
+    from tests.factories import make_user
+
+    app.config["CSAM_ROLES"] = "admin"
+    make_user(app, "senior@example.org", "senior")
+    settings = settings_for(app).accounts
+    assert settings.csam_roles == ("admin",)
+    with app.app_context():
+        browser_user = SessionUser(db.session.execute(select(User)).scalar_one(), "t", settings)
+    # Decided by what the user carries, with no app (or its configuration) at hand.
+    assert not can(browser_user, Action.VIEW_REPORT, _report("csam_suspected"))
+    carried = SimpleNamespace(
+        id=1, role="senior", active=True, is_authenticated=True, csam_roles=("senior",)
+    )
+    assert can(carried, Action.VIEW_REPORT, _report("csam_suspected"))
+
+
 def test_liaison_sees_only_escalated_reports(app):
     with app.app_context():
         with pytest.raises(NotFoundError):
