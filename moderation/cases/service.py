@@ -178,7 +178,9 @@ def _attach(
         if report.id in present:
             continue
         if report.status != ReportStatus.ESCALATED:
-            escalate_now(session, report, actor, reason or f"opened in case {case.number}")
+            # The opener's reason for the case is the escalation's reason (None if none given:
+            # the case.open event says which case took it).
+            escalate_now(session, report, actor, reason)
         session.add(CaseReport(case_id=case.id, report_id=report.id, added_by_id=actor.user_id))
         added.append(report.id)
     session.flush()

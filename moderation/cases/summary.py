@@ -4,6 +4,7 @@ line, where there is no request for the page's usual context (language cookie, u
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -35,6 +36,29 @@ REPORTER_LABELS = {
 }
 
 
+POLICY_LABELS = {
+    "remove.ncii": lazy_gettext("Removed: non-consensual intimate imagery"),
+    "remove.synthetic_sexual": lazy_gettext("Removed: synthetic sexual imagery"),
+    "remove.doxxing": lazy_gettext("Removed: doxxing"),
+    "remove.harassment": lazy_gettext("Removed: harassment"),
+    "remove.incitement": lazy_gettext("Removed: incitement"),
+    "no_violation": lazy_gettext("No violation"),
+    "needs_context": lazy_gettext("Needs more context"),
+    "escalate": lazy_gettext("Escalated to a liaison"),
+}
+
+
+def when(value: str | None) -> str:
+    """An ISO time as a person reads it: "2026-12-03 13:18:16 UTC" ("" when unknown)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class _Labels:
     """Codes in words, in the current language (unknown codes as they are)."""
 
@@ -53,6 +77,13 @@ class _Labels:
 
     def reporter(self, code: str | None) -> str:
         return self._of(REPORTER_LABELS, code)
+
+    def policy(self, code: str | None) -> str:
+        return self._of(POLICY_LABELS, code)
+
+    @staticmethod
+    def when(value: str | None) -> str:
+        return when(value)
 
 
 def render_summary(document: dict[str, Any], language: str) -> str:
