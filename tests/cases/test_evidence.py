@@ -407,3 +407,58 @@ def test_an_encrypted_package_opens_only_with_its_passphrase(app, client, runner
     assert opened.returncode == 0, opened.stdout + opened.stderr
     inner = (tmp_path / "seven" / f"{case['number']}.zip").read_bytes()
     assert hashlib.sha256(inner).hexdigest() == exported["signed_sha256"]
+
+
+def test_fetched_media_carry_their_custody_into_the_package(
+    app, client, runner, tmp_path, monkeypatch
+):
+    """Media fetched by URL (a local server, allow-listed as a test host): the package holds the
+    fetched bytes, and case.json the URL, resolved address, response headers and time."""
+    import http.server
+    import socket
+    import threading
+
+    from tests.factories import make_platform, post_report, report_body, run_worker_burst
+
+    fast_triage(app, tmp_path)
+    image = make_image(45)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo",
+        lambda host, *a, **k: real("127.0.0.1" if host == "media.test" else host, *a, **k),
+    )  # fmt: skip
+    app.config["MEDIA_FETCH_ALLOW_HOSTS"] = f"media.test:{port}"
+    body = report_body()
+    body["content"]["media"] = [{"url": f"http://media.test:{port}/a.jpg"}]
+    try:
+        report_id = post_report(client, make_platform(app), body).get_json()["id"]
+        run_worker_burst(app)
+    finally:
+        server.shutdown()
+    opened = runner.invoke(args=["case", "open", str(report_id), "--type", "ncii", "--json"])
+    case = json.loads(opened.output)
+    out = tmp_path / "p.zip"
+    _export(runner, case["id"], out)
+    with zipfile.ZipFile(out) as archive:
+        document = json.loads(archive.read(f"{case['number']}/data/case.json"))
+        (medium,) = document["media"]
+        assert archive.read(f"{case['number']}/{medium['file']}") == image
+    assert medium["source_url"] == f"http://media.test:{port}/a.jpg"
+    assert medium["custody"]["resolved_address"] == "127.0.0.1"
+    assert medium["custody"]["headers"]["content-type"] == "image/jpeg"
+    assert medium["custody"].get("fetched_at")
