@@ -16,6 +16,7 @@ primary key settles a race) and destroying a missing object is a no-op.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,7 @@ from moderation.cases.holds import active_hold_clause
 from moderation.cases.settings import CaseSettings
 from moderation.media.store import MediaStore, MediaStoreError
 
+log = logging.getLogger(__name__)
 SETTLED = (ReportStatus.DECIDED, ReportStatus.ESCALATED)
 
 
@@ -226,7 +228,22 @@ def run_retention(
 
 
 def _destroy(session: Session, store: MediaStore, storage_key: str, media_ids: list[int]) -> None:
+    if _unshredded_users(session, storage_key):
+        # The same bytes arrived again (a re-share) since the shred was recorded: they belong
+        # to that medium now. The recorded media stay shredded as far as reads go.
+        _mark_destroyed(session, media_ids)
+        return
     store.destroy(storage_key)
+    _mark_destroyed(session, media_ids)
+    late = _unshredded_users(session, storage_key)
+    if late:
+        # A re-share of the same bytes was stored in the instant between the check and the
+        # destroy (intake keeps an existing object instead of writing it again): its bytes are
+        # gone with ours. Rare; said loudly, by ids, so the platform can be asked to resend.
+        log.warning("retention destroyed bytes a new medium needs: media %s", sorted(late))
+
+
+def _mark_destroyed(session: Session, media_ids: list[int]) -> None:
     session.execute(
         update(MediaShred)
         .where(MediaShred.media_id.in_(media_ids))
@@ -247,9 +264,6 @@ def _finish_interrupted(session: Session, store: MediaStore) -> None:
     for storage_key, media_id in rows:
         by_key.setdefault(storage_key, []).append(media_id)
     for storage_key, media_ids in by_key.items():
-        if _unshredded_users(session, storage_key):
-            # The same bytes came in again since (a re-share): they belong to that medium now.
-            continue
         _destroy(session, store, storage_key, media_ids)
 
 

@@ -251,3 +251,23 @@ def test_the_cron_runs_retention_as_a_job(app, redis):
     assert jobs.shred_expired_media() == 1
     assert not media_store_for(app.config).exists(_media_of(app, report_id).storage_key)
     assert jobs.shred_expired_media() == 0
+
+
+def test_a_reshare_arriving_before_the_destroy_keeps_its_bytes(app, monkeypatch):
+    moderator = make_user(app, "mod@example.org", "moderator")
+    picture = make_image(65)
+    old = make_report(app, media=[picture])
+    _decide(app, old, "no_violation", moderator)
+    store = media_store_for(app.config)
+    real_destroy = store.destroy
+    monkeypatch.setattr(store, "destroy", lambda key: (_ for _ in ()).throw(OSError("died")))
+    with pytest.raises(OSError):
+        _run(app, store=store)  # recorded, then died before destroying
+    again = make_report(app, media=[picture])  # the same bytes, re-shared meanwhile
+    monkeypatch.setattr(store, "destroy", real_destroy)
+    _run(app, store=store)
+    with app.app_context():
+        assert db.session.get(MediaShred, _media_of(app, old).id).object_destroyed_at
+        assert retention.read_original(db.session, store, _media_of(app, again)) == picture
+        with pytest.raises(retention.MediaShredded):
+            retention.read_original(db.session, store, _media_of(app, old))
