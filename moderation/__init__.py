@@ -62,10 +62,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     # The public report portal (no login) stays CSRF-protected like every other page.
     app.register_blueprint(public.bp)
-    from moderation.views import banks, callbacks
+    from moderation.views import banks, callbacks, cases
 
     app.register_blueprint(banks.bp)
     app.register_blueprint(callbacks.bp)
+    app.register_blueprint(cases.bp)
 
     register_error_handlers(app)
     register_security_headers(app)

@@ -13,8 +13,9 @@ Role matrix (an action not listed is refused):
 | ESCALATE        | yes       | yes    | -                   | yes   |
 | VIEW_CONTACT    | -         | yes    | escalated only      | yes   |
 | TAKE_OVER_CLAIM | -         | yes    | -                   | yes   |
-| VIEW_CASES      | -         | -      | yes                 | yes   |
-| EXPORT_EVIDENCE | -         | -      | yes                 | yes   |
+| VIEW_CASES      | -         | yes    | yes                 | yes   |
+| MANAGE_CASES    | -         | yes    | -                   | yes   |
+| EXPORT_EVIDENCE | -         | yes    | yes                 | yes   |
 | VIEW_DASHBOARD  | -         | yes    | -                   | yes   |
 | VIEW_JOBS       | -         | -      | -                   | yes   |
 | MANAGE_USERS    | -         | -      | -                   | yes   |
@@ -56,6 +57,8 @@ class Action(StrEnum):
     DECIDE_CLUSTER = "decide_cluster"
     ESCALATE = "escalate"
     VIEW_CASES = "view_cases"
+    # Every case (not only one's own), open cases from escalated reports, assign them.
+    MANAGE_CASES = "manage_cases"
     MANAGE_USERS = "manage_users"
     MANAGE_BANKS = "manage_banks"
     # Platforms' decision callbacks: see deliveries and redeliver.
@@ -78,7 +81,15 @@ _MODERATOR = frozenset(
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.MODERATOR: _MODERATOR,
     Role.SENIOR: _MODERATOR
-    | {Action.DECIDE_CLUSTER, Action.VIEW_DASHBOARD, Action.VIEW_CONTACT, Action.TAKE_OVER_CLAIM},
+    | {
+        Action.DECIDE_CLUSTER,
+        Action.VIEW_DASHBOARD,
+        Action.VIEW_CONTACT,
+        Action.TAKE_OVER_CLAIM,
+        Action.VIEW_CASES,
+        Action.MANAGE_CASES,
+        Action.EXPORT_EVIDENCE,
+    },
     LIAISON_ROLE: frozenset(
         {
             Action.VIEW_REPORT,

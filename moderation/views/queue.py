@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
-from flask_login import current_user
+from functools import wraps
 
-from moderation.accounts.permissions import Action, permission_required
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from moderation.accounts.permissions import Action, can, permission_required
 from moderation.core.db import db
 from moderation.core.ids import page_number
 from moderation.review import pages
@@ -15,11 +18,29 @@ from moderation.settings import settings_for
 bp = Blueprint("queue", __name__)
 
 
+def _home_for_roles_without_the_queue(view):  # type: ignore[no-untyped-def]
+    """The start page is the queue; a liaison (cases, no queue) lands on the cases instead of
+    a 403, after sign-in and from the brand link alike."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if (
+            current_user.is_authenticated
+            and not can(current_user, Action.VIEW_QUEUE)
+            and can(current_user, Action.VIEW_CASES)
+        ):
+            return redirect(url_for("cases.index"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 @bp.get("/")
+@_home_for_roles_without_the_queue
 @permission_required(Action.VIEW_QUEUE)
-def index() -> str:
-    """Queued reports by priority, filtered. Anonymous users are sent to sign in; roles without
-    the queue (liaisons) get 403."""
+def index() -> str | Response:
+    """Queued reports by priority, filtered. Anonymous users are sent to sign in; liaisons go
+    to their cases; other roles without the queue get 403."""
     filters = QueueFilters.from_args(request.args)
     number = request.args.get("page", default=1, type=page_number)
     settings = settings_for(current_app)

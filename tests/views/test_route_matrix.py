@@ -59,6 +59,7 @@ STAFF = ("moderator", "liaison", "senior", "admin")
 QUEUE = ("moderator", "senior", "admin")
 CSAM = ("senior", "admin")
 ADMIN = ("admin",)
+CASES = ("liaison", "senior", "admin")
 EVERYONE = {role: OK for role in ROLES}
 
 # (endpoint, method) -> role -> allowed statuses, for the request with the sensitive object.
@@ -93,6 +94,17 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("banks.set_enabled", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     ("banks.set_status", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     ("banks.query", "POST"): allow(ADMIN, PAGE_POST),
+    # The liaison workspace: liaisons, seniors, admins; opening from escalations: seniors, admins.
+    ("cases.index", "GET"): allow(CASES, OK),
+    ("cases.escalated", "GET"): allow(CSAM, OK, other={"liaison": DENIED}),
+    ("cases.open_case", "POST"): allow(CASES, PAGE_POST),
+    ("cases.case", "GET"): allow(CASES, UNKNOWN),
+    ("cases.advance", "POST"): allow(CASES, {302}),
+    ("cases.assign", "POST"): allow(CASES, {302}),
+    ("cases.note", "POST"): allow(CASES, {302}),
+    ("cases.log_police_request", "POST"): allow(CASES, {302}),
+    ("cases.answer_police_request", "POST"): allow(CASES, {302}),
+    ("cases.export", "POST"): allow(CASES, {302}),
     # Decision callbacks: admins only.
     ("callbacks.index", "GET"): allow(ADMIN, OK),
     ("callbacks.redeliver", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
@@ -100,7 +112,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("dashboard.index", "GET"): allow(CSAM, OK),
     ("dashboard.jobs", "GET"): allow(ADMIN, OK),
     # Queue and review, on a suspected-CSAM report: unknown below senior.
-    ("queue.index", "GET"): allow(QUEUE, OK),
+    ("queue.index", "GET"): allow(QUEUE, OK, other={"liaison": {302}}),  # liaisons: to cases
     ("review.start", "GET"): allow(QUEUE, {302}),
     ("review.item", "GET"): allow(CSAM, OK, denied=UNKNOWN),
     ("review.next_item", "GET"): allow(QUEUE, {302}, denied=UNKNOWN | DENIED),
@@ -215,6 +227,8 @@ def _world(app) -> dict[str, dict[str, Any]]:
             "user_id": victim_id,
             "bank_id": MISSING_ID,
             "delivery_id": MISSING_ID,
+            "case_id": MISSING_ID,
+            "request_id": MISSING_ID,
             "entry_id": MISSING_ID,
             "slug": "other",
             "token": "inv_not-a-real-token",
