@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from moderation.accounts.permissions import Action, permission_required, visible_reports_clause
+from moderation.cases import police
 from moderation.core.db import db
 from moderation.core.redis_conn import get_redis
 from moderation.review import dashboard
@@ -24,7 +25,15 @@ def index() -> str:
     )
     # The charts name categories in the reader's language, not by their codes.
     category_labels = {code: category_label(code) for code in figures["categories"]}
-    return render_template("dashboard/index.html", figures=figures, category_labels=category_labels)
+    # The number this product exists to shrink: how long the police wait for an answer.
+    police_figures = police.figures(db.session)
+    db.session.commit()
+    return render_template(
+        "dashboard/index.html",
+        figures=figures,
+        category_labels=category_labels,
+        police=police_figures,
+    )
 
 
 @bp.get("/jobs")

@@ -147,3 +147,43 @@ def test_refused_actions_say_why_on_the_page(app, client, tmp_path):
     assert "2026-12-03T09:30" in bad_time.get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(select(PoliceRequest)).first() is None
+
+
+def test_the_dashboard_shows_police_figures_equal_to_the_requests(app, client):
+    from datetime import timedelta
+
+    from models import utcnow
+    from moderation.cases import police
+    from moderation.cases.actor import Actor
+
+    now = utcnow()
+    with app.app_context():
+        hours = [10, 20, 45]
+        for taken in hours:
+            received = now - timedelta(days=3)
+            logged = police.log_request(
+                db.session, agency="KNPA", received_at=received, actor=Actor.cli()
+            )
+            police.answer(
+                db.session,
+                logged.id,
+                actor=Actor.cli(),
+                answered_at=received + timedelta(hours=taken),
+            )
+        police.log_request(
+            db.session,
+            agency="KNPA",
+            received_at=now - timedelta(days=2),
+            due_at=now - timedelta(hours=1),
+            actor=Actor.cli(),
+        )
+        police.log_request(db.session, agency="KNPA", received_at=now, actor=Actor.cli())
+    make_user(app, "lead@example.org", "senior")
+    senior = _signed_in(app, "lead@example.org")
+    html = senior.get("/dashboard/?lang=en").get_data(as_text=True)
+
+    def figure(name: str) -> str:
+        return re.search(rf"data-figure-police-{name}>([^<]*)<", html).group(1)
+
+    assert (figure("open"), figure("overdue")) == ("2", "1")
+    assert figure("median") == "20.0 h"  # the median of 10, 20 and 45 hours
