@@ -17,6 +17,7 @@ from moderation.accounts.login import account_settings
 from moderation.accounts.permissions import Action, permission_required
 from moderation.core.db import db
 from moderation.core.errors import ConflictError, ValidationError
+from moderation.views.auth import invitation_url
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
@@ -51,7 +52,7 @@ def _list(invite_form: InviteForm | None = None, status: int = 200) -> tuple[str
 
 def _invitation_page(issued: invitations.IssuedInvitation) -> str:
     # The link is rendered once, here; only its digest is stored.
-    link = url_for("auth.accept_invitation", token=issued.token, _external=True)
+    link = invitation_url(issued.token)
     return render_template("admin/invited.html", user=issued.user, link=link)
 
 

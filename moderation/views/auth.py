@@ -276,18 +276,30 @@ def _qr(user: Any) -> dict[str, str]:
     return {"qr": totp.qr_data_uri(uri), "secret": grouped}
 
 
-@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invitation_url(token: str) -> str:
+    """The one-time link for an invitation or a sign-in reset. The token rides in the fragment,
+    which browsers never send: it stays out of every access log, proxy log and Referer on the
+    way in. static/js/invite.js posts it; without script, the page asks for it."""
+    return url_for("auth.accept_invitation", _external=True) + "#" + token
+
+
+@bp.route("/invite", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed, error_message=_too_many)
-def accept_invitation(token: str) -> str | Response | tuple[str, int]:
-    """One-time link: choose a password and enrol TOTP. 404 for an unknown, used or expired
-    link (one answer for all)."""
+def accept_invitation() -> str | Response | tuple[str, int]:
+    """One-time link: choose a password and enrol TOTP. GET is a page that takes the code from
+    the link's fragment; the code only ever arrives in a POST body. 404 for an unknown, used
+    or expired code (one answer for all)."""
+    if request.method == "GET":
+        return render_template("auth/invitation_code.html")
+    token = (request.form.get("token") or "").strip()[:200]
     if current_user.is_authenticated:
         sign_out(db.session, current_user.token, current_user.id)
         logout_user()
     user, _secret = invitations.enrolment_secret(db.session, account_settings(), token)
     form = InvitationForm()
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
+    opening = "password" not in request.form  # the first POST, from the code page
+    status = 200 if opening else 400
+    if not opening and form.validate_on_submit():
         try:
             signed_in = invitations.accept(
                 db.session, account_settings(), token, form.password.data, form.code.data
@@ -305,7 +317,10 @@ def accept_invitation(token: str) -> str | Response | tuple[str, int]:
                 codes=signed_in.recovery_codes,
                 next_url=url_for("queue.index"),
             )
-    return render_template("auth/invitation.html", form=form, email=user.email, **_qr(user)), status
+    page = render_template(
+        "auth/invitation.html", form=form, email=user.email, token=token, **_qr(user)
+    )
+    return page, status
 
 
 @bp.post("/logout")

@@ -42,6 +42,7 @@ from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
 from moderation.core.tokens import keyed_digest
 from moderation.intake import portal as victim_reports
+from moderation.intake import receipt_handoff
 from moderation.media.store import media_store_for
 from moderation.settings import settings_for
 
@@ -196,7 +197,10 @@ def report() -> ResponseReturnValue:
         except ValidationError as exc:
             error = _ERROR_WORDS.get(exc.code, gettext("Please check the form and try again."))
         else:
-            session[_RECEIPT_SESSION_KEY] = {"number": receipt.number, "pin": receipt.pin}
+            # Only a one-time token in the (readable) cookie; the receipt stays server-side.
+            session[_RECEIPT_SESSION_KEY] = receipt_handoff.hand_over(
+                get_redis(), current_app.config["SECRET_KEY"], receipt.number, receipt.pin
+            )
             return redirect(url_for("public.receipt"))
     status = 422 if request.method == "POST" else 200
     return render_template("public/report.html", form=form, error=error), status
@@ -205,11 +209,14 @@ def report() -> ResponseReturnValue:
 @bp.get("/report/received")
 def receipt() -> ResponseReturnValue:
     """Shows the receipt number and PIN once, then forgets them."""
-    shown = session.pop(_RECEIPT_SESSION_KEY, None)
+    shown = receipt_handoff.take(
+        get_redis(), current_app.config["SECRET_KEY"], session.pop(_RECEIPT_SESSION_KEY, None)
+    )
     if not shown:
         return redirect(url_for("public.report"))
-    _remember_receipt(shown["number"])
-    return render_template("public/receipt.html", number=shown["number"], pin=shown["pin"])
+    number, pin = shown
+    _remember_receipt(number)
+    return render_template("public/receipt.html", number=number, pin=pin)
 
 
 @bp.route("/status", methods=["GET", "POST"])

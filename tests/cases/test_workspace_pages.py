@@ -103,7 +103,7 @@ def test_a_senior_opens_a_case_and_its_liaison_works_it(app, client, tmp_path):
     korean = ana.get(f"/cases/{case_id}?lang=ko").get_data(as_text=True)
     assert "경찰에 이관됨" in korean and "called the school" in korean
     assert "SMP-2026-77" in korean and "시간 만에 응답" in korean
-    assert "유포 타임라인" in korean and "최초 확인" in korean
+    assert "유포 경로" in korean and "최초 확인" in korean
     # Timeline: the case's own events, in order.
     assert korean.index("case.open") < korean.index("case.note") < korean.index("case.status")
 

@@ -4,6 +4,7 @@ contact data, CSRF, rate limits, and the trusted-flagger priority lane end to en
 from __future__ import annotations
 
 import io
+import json
 import re
 
 from sqlalchemy import func, select
@@ -255,3 +256,23 @@ def test_checking_the_right_pin_often_uses_up_nothing(app):
     # keeps working: only wrong PINs spend the receipt's budget.
     for n in range(12):
         assert _check(_stranger(app, n), number, pin).status_code == 200, n
+
+
+def test_the_receipt_never_travels_in_the_cookie_and_shows_once(app, client):
+    """Finding 10: the receipt number and PIN sat in Flask's signed but readable session
+    cookie between the form and the page that shows them."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    response = _file(client)
+    assert response.status_code == 302
+    cookie = client.get_cookie("session")
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    stored = serializer.loads(cookie.value)
+    number, pin = _receipt(client)
+    flat = json.dumps(stored)
+    assert number not in flat and pin not in flat
+    assert number.replace("-", "") not in flat
+    # Replaying the cookie as it was before the receipt was shown shows nothing.
+    replay = app.test_client()
+    replay.set_cookie("session", cookie.value, domain=cookie.domain)
+    assert replay.get("/portal/report/received").status_code == 302

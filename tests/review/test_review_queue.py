@@ -66,7 +66,10 @@ def test_sla_timer_and_overdue_highlight(app, client):
 def test_liaison_cannot_see_the_queue(app, client):
     make_user(app, "liaison@example.org", role="liaison")
     login(client, "liaison@example.org")
-    assert client.get("/").status_code == 403
+    start = client.get("/")  # their start page is the cases
+    assert start.status_code == 302 and start.headers["Location"].endswith("/cases/")
+    assert client.get("/?category=ncii").status_code == 302
+    make_user(app, "nobody@example.org", role="moderator")
 
 
 def test_two_moderators_never_hold_the_same_report(app):
