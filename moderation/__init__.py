@@ -67,6 +67,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(banks.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(cases.bp)
+    from moderation.views import appeals
+
+    app.register_blueprint(appeals.bp)
 
     register_error_handlers(app)
     register_security_headers(app)

@@ -15,6 +15,7 @@ Role matrix (an action not listed is refused):
 | TAKE_OVER_CLAIM | -         | yes    | -                   | yes   |
 | VIEW_CASES      | -         | yes    | yes                 | yes   |
 | MANAGE_CASES    | -         | yes    | -                   | yes   |
+| DECIDE_APPEALS  | -         | yes    | -                   | yes   |
 | EXPORT_EVIDENCE | -         | yes    | yes                 | yes   |
 | VIEW_DASHBOARD  | -         | yes    | -                   | yes   |
 | VIEW_JOBS       | -         | -      | -                   | yes   |
@@ -59,6 +60,8 @@ class Action(StrEnum):
     VIEW_CASES = "view_cases"
     # Every case (not only one's own), open cases from escalated reports, assign them.
     MANAGE_CASES = "manage_cases"
+    # Uphold or reverse a final decision on appeal (never one's own).
+    DECIDE_APPEALS = "decide_appeals"
     MANAGE_USERS = "manage_users"
     MANAGE_BANKS = "manage_banks"
     # Platforms' decision callbacks: see deliveries and redeliver.
@@ -89,6 +92,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
         Action.VIEW_CASES,
         Action.MANAGE_CASES,
         Action.EXPORT_EVIDENCE,
+        Action.DECIDE_APPEALS,
     },
     LIAISON_ROLE: frozenset(
         {

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify
 
 SPEC_DIR = Path(__file__).resolve().parent / "api_spec"
 # Route families in the order their paths appear in the document.
-PARTS = ("reports.json", "mastodon.json", "status.json")
+PARTS = ("reports.json", "mastodon.json", "status.json", "appeals.json")
 
 bp = Blueprint("openapi", __name__)
 

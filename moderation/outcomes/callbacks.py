@@ -121,6 +121,7 @@ def announce(
     *,
     now: datetime | None = None,
     extra: Mapping[str, Any] | None = None,
+    key: str | None = None,
 ) -> CallbackDelivery | None:
     """Owe the platform a callback for `event` (no commit: the caller's transaction). None when
     the platform has no callback URL. One delivery per decision and event, however often this
@@ -129,7 +130,8 @@ def announce(
     if platform is None or not platform.callback_url or not platform.callback_secret:
         return None
     now = now or utcnow()
-    webhook_id = f"msg_{str(event).replace('.', '_')}_{decision.id}"
+    # One message per decision and event (`key` for events that can recur, e.g. appeals).
+    webhook_id = f"msg_{str(event).replace('.', '_')}_{key or decision.id}"
     existing = session.execute(
         select(CallbackDelivery).where(CallbackDelivery.webhook_id == webhook_id)
     ).scalar_one_or_none()

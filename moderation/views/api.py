@@ -18,6 +18,7 @@ from moderation.core.redis_conn import get_redis
 from moderation.intake import mastodon, platforms, status
 from moderation.intake import service as intake
 from moderation.media.store import media_store_for
+from moderation.outcomes import appeals
 from moderation.settings import settings_for
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -117,3 +118,23 @@ def report_status(slug: str, report_id: int) -> Response:
     if report_id > _MAX_REPORT_ID:  # larger than the id column: it cannot exist
         raise NotFoundError("no such report")
     return jsonify(status.report_status(db.session, platform, report_id))
+
+
+@bp.post("/platforms/<slug>/reports/<int:report_id>/appeal")
+@_unauthenticated_rate
+@_webhook_rate
+def receive_appeal(slug: str, report_id: int) -> tuple[Response, int]:
+    """An appeal from the person whose content was removed, signed like intake. 202 accepted
+    (a replay gets the first answer), 401 bad signature or unknown platform, 404 not this
+    platform's report, 409 nothing removed to appeal or an appeal already open, 400/422 body."""
+    if report_id > _MAX_REPORT_ID:
+        raise NotFoundError("no such report")
+    answer = appeals.receive_appeal(
+        db.session,
+        slug,
+        report_id,
+        {name: request.headers.get(name) for name in _SIGNATURE_HEADERS},
+        request.get_data(cache=False),
+        settings_for(current_app).intake,
+    )
+    return jsonify(answer.body), answer.status_code

@@ -47,6 +47,7 @@ EXPECTED_ALLOWED = {
         "view_cases",
         "manage_cases",
         "export_evidence",
+        "decide_appeals",
     },
     "liaison": {"view_report", "reveal_media", "view_cases", "export_evidence", "view_contact"},
     "admin": {action.value for action in Action},

@@ -128,6 +128,7 @@ def test_schemathesis_finds_no_server_error(app):
     ]
     overrides: dict[str, dict[str, Any]] = {
         "submitReport": {"path_parameters": {"slug": "acme"}},
+        "submitAppeal": {"path_parameters": {"slug": "acme"}},
         "receiveMastodonWebhook": {"path_parameters": {"slug": "masto"}},
         "getReportStatus": {
             "path_parameters": {"slug": "acme"},
@@ -140,7 +141,7 @@ def test_schemathesis_finds_no_server_error(app):
     def signed_call(case, operation_id: str):
         """Sign the generated body as a real sender would, so validation code is reached."""
         raw = json.dumps(case.body).encode()
-        if operation_id == "submitReport":
+        if operation_id in ("submitReport", "submitAppeal"):
             headers = signed_headers(acme.webhook_secret, raw)
         else:
             headers = {"X-Hub-Signature": sign_hub(SECRET, raw)}
@@ -170,11 +171,11 @@ def test_schemathesis_finds_no_server_error(app):
         operation_id = operation.definition.raw.get("operationId", "")
         fuzz(operation, operation_id, GenerationMode.POSITIVE, False)
         fuzz(operation, operation_id, GenerationMode.NEGATIVE, False)
-        if operation_id in ("submitReport", "receiveMastodonWebhook"):
+        if operation_id in ("submitReport", "receiveMastodonWebhook", "submitAppeal"):
             fuzz(operation, operation_id, GenerationMode.POSITIVE, True)
             fuzz(operation, operation_id, GenerationMode.NEGATIVE, True)
     labels = {label for label in seen if "/v1/" in label}
-    assert len(labels) == 3, seen
+    assert len(labels) == 4, seen
     assert all(status < 500 for statuses in seen.values() for status in statuses), seen
     # Signed, schema-shaped bodies get past authentication: validation code was exercised.
     assert seen["POST /api/v1/platforms/{slug}/reports"] & {202, 422}, seen

@@ -105,6 +105,10 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("cases.log_police_request", "POST"): allow(CASES, {302}),
     ("cases.answer_police_request", "POST"): allow(CASES, {302}),
     ("cases.export", "POST"): allow(CASES, {302}),
+    # Appeals: seniors and admins.
+    ("appeals.index", "GET"): allow(CSAM, OK),
+    ("appeals.decide", "POST"): allow(CSAM, {302}),
+    ("api.receive_appeal", "POST"): {role: {401} for role in ROLES},
     # Decision callbacks: admins only.
     ("callbacks.index", "GET"): allow(ADMIN, OK),
     ("callbacks.redeliver", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
@@ -228,6 +232,7 @@ def _world(app) -> dict[str, dict[str, Any]]:
             "bank_id": MISSING_ID,
             "delivery_id": MISSING_ID,
             "case_id": MISSING_ID,
+            "appeal_id": MISSING_ID,
             "request_id": MISSING_ID,
             "entry_id": MISSING_ID,
             "slug": "other",
