@@ -67,9 +67,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(banks.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(cases.bp)
-    from moderation.views import appeals
+    from moderation.views import appeals, history
 
     app.register_blueprint(appeals.bp)
+    app.register_blueprint(history.bp)
 
     register_error_handlers(app)
     register_security_headers(app)

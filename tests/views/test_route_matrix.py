@@ -105,6 +105,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("cases.log_police_request", "POST"): allow(CASES, {302}),
     ("cases.answer_police_request", "POST"): allow(CASES, {302}),
     ("cases.export", "POST"): allow(CASES, {302}),
+    ("history.index", "GET"): allow(QUEUE, OK),
     # Appeals: seniors and admins.
     ("appeals.index", "GET"): allow(CSAM, OK),
     ("appeals.decide", "POST"): allow(CSAM, {302}),
