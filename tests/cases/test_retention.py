@@ -266,8 +266,10 @@ def test_a_reshare_arriving_before_the_destroy_keeps_its_bytes(app, monkeypatch)
     again = make_report(app, media=[picture])  # the same bytes, re-shared meanwhile
     monkeypatch.setattr(store, "destroy", real_destroy)
     _run(app, store=store)
+    # Looked up first: _media_of opens (and on leaving, closes) an app context of its own.
+    old_media, new_media = _media_of(app, old), _media_of(app, again)
     with app.app_context():
-        assert db.session.get(MediaShred, _media_of(app, old).id).object_destroyed_at
-        assert retention.read_original(db.session, store, _media_of(app, again)) == picture
+        assert db.session.get(MediaShred, old_media.id).object_destroyed_at
+        assert retention.read_original(db.session, store, new_media) == picture
         with pytest.raises(retention.MediaShredded):
-            retention.read_original(db.session, store, _media_of(app, old))
+            retention.read_original(db.session, store, old_media)
