@@ -18,6 +18,13 @@ from models.case import (
 )
 from models.cluster import Cluster
 from models.decision import Decision, DecisionState
+from models.notification import (
+    DigestSchedule,
+    MailKind,
+    MailState,
+    NotificationPreferences,
+    OutgoingMail,
+)
 from models.outcome import (
     Appeal,
     AppealState,
@@ -60,6 +67,11 @@ __all__ = [
     "CallbackDelivery",
     "CallbackEvent",
     "DeliveryState",
+    "DigestSchedule",
+    "MailKind",
+    "MailState",
+    "NotificationPreferences",
+    "OutgoingMail",
     "ReporterKind",
     "Category",
     "OPEN_STATUSES",

@@ -35,7 +35,26 @@ DEFAULTS: dict[str, Any] = {
     "EVIDENCE_RETIRED_PUBLIC_KEYS": (),  # PEM or base64 raw public keys, or one comma-separated
     # Source-Organization of evidence packages: who hands the evidence over.
     "ORGANIZATION_NAME": "Moderation queue",
+    # Email (moderation/notifications): smtp://, smtp+starttls:// or smtps://user:password@host:port
+    # (no URL: nothing is sent, messages wait in the outbox); the sender; seconds one SMTP
+    # conversation step may take; a CA bundle for a relay with a private certificate.
     "SMTP_URL": None,
+    "MAIL_FROM": "Moderation queue <noreply@localhost>",
+    "SMTP_TIMEOUT": 30,
+    "SMTP_CA_FILE": "",
+    # Seconds between attempts at a refused message (then it is failed, on /dashboard/jobs), and
+    # how long an attempt holds a message before another worker takes it as crashed.
+    "MAIL_RETRY_SECONDS": "60,300,1800,7200",
+    "MAIL_LEASE_SECONDS": 300,
+    # Digests: a scheduled digest not sent this many hours after its time is skipped (its
+    # contents roll into the next); defaults for people who set no preferences.
+    "DIGEST_GRACE_HOURS": 3,
+    "NOTIFY_DEFAULT_TIME_ZONE": "UTC",
+    "NOTIFY_DEFAULT_LANGUAGE": "en",
+    # An open police request due within this many hours alerts at once.
+    "ALERT_POLICE_DUE_HOURS": 4,
+    "CRON_DIGEST_INTERVAL_SECONDS": 60,
+    "CRON_ALERT_INTERVAL_SECONDS": 30,
     "BASE_URL": "http://127.0.0.1:5000",
     # Intake limits
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,

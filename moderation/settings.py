@@ -21,6 +21,7 @@ from moderation.core.sealing import contact_key_for
 from moderation.intake.mastodon import MastodonSettings
 from moderation.intake.portal import PortalSettings
 from moderation.intake.service import IntakeLimits
+from moderation.notifications.settings import NotificationSettings
 from moderation.outcomes.callbacks import CallbackSettings
 from moderation.review.settings import ReviewSettings
 from moderation.review.wellness import WellnessSettings
@@ -42,6 +43,7 @@ class Settings:
     portal: PortalSettings
     bank_index: IndexSettings
     callbacks: CallbackSettings
+    notifications: NotificationSettings
 
     def bank_index_handle(self) -> BankIndex:
         """This process's bank index (one per process and directory, see banks/index.py)."""
@@ -78,6 +80,7 @@ def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
         ),
         bank_index=IndexSettings.from_config(config),
         callbacks=CallbackSettings.from_config(config),
+        notifications=NotificationSettings.from_config(config),
     )
 
 

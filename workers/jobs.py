@@ -151,3 +151,53 @@ def shred_expired_media() -> int:
             run.held,
         )
         return len(run.shredded)
+
+
+def _notification_settings(app):  # type: ignore[no-untyped-def]
+    return settings_for(app).notifications
+
+
+def send_mail(mail_id: int) -> str | None:
+    """One attempt at one recorded message (moderation/notifications/outbox.py). Raises when
+    the server refused it, so RQ retries it (MAIL_RETRY_SECONDS) and the last refusal shows on
+    /dashboard/jobs. Logs ids only, never an address."""
+    from moderation.notifications import messages, outbox
+
+    with app_context() as app:
+        settings = _notification_settings(app)
+        log.info("[%s] mail %s", _job_id(), mail_id)
+        render = messages.renderer(app.jinja_env, db.session, settings)
+        return outbox.deliver(db.session, int(mail_id), settings, render)
+
+
+def send_digests() -> int:
+    """Record the digests whose time has come (once per recipient and period, however many
+    cron processes run) and enqueue them."""
+    from moderation.notifications import digests, outbox
+
+    with app_context() as app:
+        settings = _notification_settings(app)
+        result = digests.send_round(db.session, settings)
+        enqueued = outbox.dispatch(db.session, get_redis(), settings, result.recorded)
+        log.info(
+            "[%s] digests: %d recorded, %d empty, %d enqueued",
+            _job_id(), len(result.recorded), result.skipped, enqueued,
+        )  # fmt: skip
+        return len(result.recorded)
+
+
+def send_alerts() -> int:
+    """Record urgent alerts and report status notices not yet recorded, and put every pending
+    message on the `mail` queue (those just recorded and any whose job was lost)."""
+    from moderation.notifications import alerts, outbox, status_notices
+
+    with app_context() as app:
+        settings = _notification_settings(app)
+        recorded = alerts.alert_round(db.session, settings)
+        notices = status_notices.notice_round(db.session, settings)
+        enqueued = outbox.dispatch(db.session, get_redis(), settings)
+        log.info(
+            "[%s] alerts: %d recorded, %d status notices, %d enqueued",
+            _job_id(), len(recorded), len(notices), enqueued,
+        )  # fmt: skip
+        return len(recorded)

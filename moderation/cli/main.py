@@ -213,7 +213,9 @@ def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
         [queue(name, connection) for name in names],
         connection=connection,
         serializer=JSONSerializer,
-    ).work(burst=burst, logging_level=log_level.upper())
+        # with_scheduler: jobs retried after an interval (RQ's Retry: triage, mail) wait in the
+        # scheduled registry, and only a worker running the scheduler moves them back to a queue.
+    ).work(burst=burst, logging_level=log_level.upper(), with_scheduler=True)
 
 
 @click.command("sweep")
@@ -293,8 +295,10 @@ def register_cli(app: Flask) -> None:
     for command in (db_group, user_group, platform_group, audit_group, worker, sweep, cron, demo):
         app.cli.add_command(command)
     from moderation.cli.banks import bank_group
+    from moderation.cli.reports import report_group
 
     app.cli.add_command(bank_group)
+    app.cli.add_command(report_group)
     from moderation.cli.cases import COMMANDS as case_commands
 
     for command in case_commands:

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 # queues: `triage_urgent` (reports from victims and trusted flaggers, and known copies of banked
 # files; see triage/lane.py) ahead of `triage`, so under a flood of ordinary reports
 # those still reach review in seconds. A worker asked for "triage" serves both, urgent first.
-QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "callbacks", "maintenance")
+# `mail` (moderation/notifications) comes before maintenance: an urgent alert must not wait
+# behind a retention run.
+QUEUE_NAMES = ("triage_urgent", "triage", "decisions", "callbacks", "mail", "maintenance")
 QUEUE_GROUPS = {"triage": ("triage_urgent", "triage")}
 
 
@@ -64,6 +66,13 @@ RESCORE_AGING_REPORTS = JobSpec(
 SHRED_EXPIRED_MEDIA = JobSpec(
     "workers.jobs.shred_expired_media", "maintenance", timeout=1800, retries=0
 )
+
+# Email (moderation/notifications/outbox.py): one job per message; its retries are
+# MAIL_RETRY_SECONDS (enqueue_mail sets them), and the last refusal fails the job, so it shows on
+# /dashboard/jobs. The periodic rounds record digests and alerts and re-enqueue lost messages.
+SEND_MAIL = JobSpec("workers.jobs.send_mail", "mail", timeout=120)
+SEND_DIGESTS = JobSpec("workers.jobs.send_digests", "mail", timeout=600, retries=0)
+SEND_ALERTS = JobSpec("workers.jobs.send_alerts", "mail", timeout=300, retries=0)
 
 
 def worker_queue_names(requested: Iterable[str]) -> tuple[str, ...]:
@@ -149,3 +158,12 @@ def enqueue_callback(connection: Redis, delivery_id: int) -> Job | None:
 def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:
     """Enqueue re-scoring of one report, unless a re-score of it is already waiting."""
     return _enqueue_once(RESCORE_REPORT, connection, f"rescore-report-{report_id}", report_id)
+
+
+def enqueue_mail(
+    connection: Redis, mail_id: int, retry_seconds: tuple[int, ...] = SEND_MAIL.retry_intervals
+) -> Job | None:
+    """Enqueue sending one recorded message, unless its job is already waiting (or scheduled
+    for a retry); `retry_seconds` are the waits between attempts (MAIL_RETRY_SECONDS)."""
+    spec = replace(SEND_MAIL, retries=len(retry_seconds), retry_intervals=tuple(retry_seconds))
+    return _enqueue_once(spec, connection, f"mail-{mail_id}", mail_id)
