@@ -67,10 +67,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(banks.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(cases.bp)
-    from moderation.views import appeals, history
+    from moderation.views import appeals, history, transparency
 
     app.register_blueprint(appeals.bp)
     app.register_blueprint(history.bp)
+    app.register_blueprint(transparency.bp)
+
+    from moderation.views import notifications
+
+    app.register_blueprint(notifications.bp)
 
     register_error_handlers(app)
     register_security_headers(app)

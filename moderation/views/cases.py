@@ -93,10 +93,8 @@ def index() -> str:
 @bp.get("/escalated")
 @permission_required(Action.VIEW_CASES)
 def escalated() -> str | tuple[str, int]:
-    """Escalated reports no case holds yet, to open a case from (seniors and admins)."""
-    if not _sees_all():
-        message = _("Only seniors and admins open cases from here.")
-        return render_template("error.html", status=403, message=message), 403
+    """Escalated reports no case holds yet, to open a case from (liaisons, seniors, admins:
+    a liaison knows every escalated report, and may open a case for it)."""
     waiting_only = request.args.get("all") != "1"
     rows = workspace.escalations_page(db.session, _actor(), waiting_only=waiting_only)
     db.session.commit()
@@ -106,7 +104,7 @@ def escalated() -> str | tuple[str, int]:
         waiting_only=waiting_only,
         types=list(CaseType),
         urgencies=list(CaseUrgency),
-        liaisons=workspace.liaisons(db.session),
+        liaisons=workspace.liaisons(db.session) if _sees_all() else [],
     )
 
 
@@ -128,7 +126,10 @@ def open_case() -> Response:
             request.form.get("type", ""),
             actor=_actor(),
             settings=_settings(),
-            liaison_email=request.form.get("liaison") or None,
+            # A liaison who opens a case takes it; seniors choose (or leave it unassigned).
+            liaison_email=(request.form.get("liaison") or None)
+            if _sees_all()
+            else current_user.email,
             urgency=request.form.get("urgency") or CaseUrgency.ROUTINE.value,
             reason=request.form.get("reason") or None,
             with_clusters=request.form.get("with_clusters") == "1",

@@ -123,7 +123,7 @@ def test_another_liaison_gets_404_and_a_moderator_403(app, client, tmp_path):
     assert case_id not in [
         int(i) for i in re.findall(r"/cases/(\d+)", ben.get("/cases/").get_data(as_text=True))
     ]
-    assert ben.get("/cases/escalated").status_code == 403
+    assert ben.get("/cases/escalated").status_code == 200  # liaisons may open cases too
     make_user(app, "mod@example.org")
     moderator = _signed_in(app, "mod@example.org")
     assert moderator.get("/cases/").status_code == 403
@@ -187,3 +187,23 @@ def test_the_dashboard_shows_police_figures_equal_to_the_requests(app, client):
 
     assert (figure("open"), figure("overdue")) == ("2", "1")
     assert figure("median") == "20.0 h"  # the median of 10, 20 and 45 hours
+
+
+def test_a_liaison_opens_a_case_and_takes_it(app, client, tmp_path):
+    fast_triage(app, tmp_path)
+    senior_id = make_user(app, "lead@example.org", "senior")
+    make_user(app, "ana@example.org", "liaison")
+    ids = triaged_cluster(app, client, copies=2)
+    escalate(app, ids[0], senior_id, "a minor is named")
+    ana = _signed_in(app, "ana@example.org")
+    page = ana.get("/cases/escalated").get_data(as_text=True)
+    answer = ana.post(
+        "/cases/",
+        data={"csrf_token": csrf_token(page), "report_id": [str(ids[0])], "type": "other"},
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        case = db.session.execute(select(Case)).scalar_one()
+        from models import User
+
+        assert db.session.get(User, case.assigned_liaison_id).email == "ana@example.org"

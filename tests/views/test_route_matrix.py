@@ -96,7 +96,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("banks.query", "POST"): allow(ADMIN, PAGE_POST),
     # The liaison workspace: liaisons, seniors, admins; opening from escalations: seniors, admins.
     ("cases.index", "GET"): allow(CASES, OK),
-    ("cases.escalated", "GET"): allow(CSAM, OK, other={"liaison": DENIED}),
+    ("cases.escalated", "GET"): allow(CASES, OK),
     ("cases.open_case", "POST"): allow(CASES, PAGE_POST),
     ("cases.case", "GET"): allow(CASES, UNKNOWN),
     ("cases.advance", "POST"): allow(CASES, {302}),
@@ -112,6 +112,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("api.receive_appeal", "POST"): {role: {401} for role in ROLES},
     # Decision callbacks: admins only.
     ("callbacks.index", "GET"): allow(ADMIN, OK),
+    ("transparency.index", "GET"): allow(ADMIN, OK),
     ("callbacks.redeliver", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     # Dashboard: senior and admin; jobs: admin.
     ("dashboard.index", "GET"): allow(CSAM, OK),
