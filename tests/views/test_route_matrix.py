@@ -81,6 +81,12 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("account.recovery_codes", "GET"): allow(STAFF, OK),
     # Without the password and a code (the empty body) nothing is made.
     ("account.recovery_codes", "POST"): allow(STAFF, {400}),
+    # Email notifications: one's own settings; an unsubscribe link works signed out, and a
+    # token that is not ours (forged, or an invitation's) is 404 for everyone.
+    ("notifications.preferences_page", "GET"): allow(STAFF, OK),
+    ("notifications.preferences_page", "POST"): allow(STAFF, {422}),
+    ("notifications.unsubscribe_page", "GET"): {role: UNKNOWN for role in ROLES},
+    ("notifications.unsubscribe_confirm", "POST"): {role: UNKNOWN for role in ROLES},
     # Staff accounts: admins only; an unknown user is 404 for them.
     ("admin_users.index", "GET"): allow(ADMIN, OK),
     ("admin_users.invite", "POST"): allow(ADMIN, {400}),
