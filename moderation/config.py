@@ -82,6 +82,26 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_MAX_UPLOADS": 5,
     "PORTAL_MAX_UPLOAD_BYTES": 25 * 1024 * 1024,
     "PORTAL_MAX_LINKS": 10,
+    # Where a reporter can get help, shown on the portal's status and receipt pages, per
+    # language; set your own (a mapping {"en": [...], "ko": [...]}) for another country.
+    "PORTAL_HELP": {
+        "ko": [
+            {
+                "name": "디지털성범죄피해자지원센터",
+                "phone": "02-735-8994",
+                "url": "https://d4u.stop.or.kr",
+            },
+            {"name": "여성긴급전화 1366", "phone": "1366", "url": ""},
+        ],
+        "en": [
+            {
+                "name": "Digital Sex Crime Victim Support Center (Korea)",
+                "phone": "02-735-8994",
+                "url": "https://d4u.stop.or.kr",
+            },
+            {"name": "Women's emergency hotline (Korea, 24 hours)", "phone": "1366", "url": ""},
+        ],
+    },
     # Mastodon: keep the reporter's email and IP history (encrypted) only if the operator opts in.
     "MASTODON_KEEP_REPORTER_PII": False,
     # Outbox: reports still pending this long are re-enqueued by the sweeper.

@@ -213,8 +213,8 @@ def plain_status(status: str) -> str:
     return "finished"
 
 
-def check_status(session: Session, number: str | None, pin: str | None) -> str:
-    """The plain status of the report behind a receipt number and PIN; raises ReceiptNotFound.
+def verify_receipt(session: Session, number: str | None, pin: str | None) -> Report:
+    """The report behind a receipt number and PIN; raises ReceiptNotFound.
 
     An unknown number costs the same argon2 verification as a wrong PIN, so timing does not tell
     which receipt numbers exist.
@@ -223,10 +223,15 @@ def check_status(session: Session, number: str | None, pin: str | None) -> str:
     row: Any = None
     if canonical:
         row = session.execute(
-            select(PortalReceipt, Report.status)
+            select(PortalReceipt, Report)
             .join(Report, Report.id == PortalReceipt.report_id)
             .where(PortalReceipt.number == canonical)
         ).first()
     if not verify_password(row[0].pin_hash if row else None, pin or ""):
         raise ReceiptNotFound("no report matches that receipt number and PIN")
-    return plain_status(row[1])
+    return row[1]
+
+
+def check_status(session: Session, number: str | None, pin: str | None) -> str:
+    """The plain status (see plain_status) of the report behind a receipt number and PIN."""
+    return plain_status(verify_receipt(session, number, pin).status)

@@ -10,11 +10,14 @@ it and has its own per-receipt budget, so wrong PINs from strangers cannot lock 
 
 from __future__ import annotations
 
+import time
+
 from flask import (
     Blueprint,
     Response,
     after_this_request,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -22,7 +25,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     MultipleFileField,
@@ -34,7 +37,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from models import Category
+from models import Category, Report
 from moderation.core.db import db
 from moderation.core.device_cookies import Device, device_cookie_value, read_device
 from moderation.core.errors import ValidationError
@@ -43,7 +46,10 @@ from moderation.core.redis_conn import get_redis
 from moderation.core.tokens import keyed_digest
 from moderation.intake import portal as victim_reports
 from moderation.intake import receipt_handoff
+from moderation.intake.reporter_view import add_information as reporter_add_information
+from moderation.intake.reporter_view import reporter_stage
 from moderation.media.store import media_store_for
+from moderation.review.finalize import finalize_due
 from moderation.settings import settings_for
 
 bp = Blueprint("public", __name__, url_prefix="/portal")
@@ -59,11 +65,22 @@ CATEGORY_LABELS = [
     (Category.OTHER, lazy_gettext("Something else")),
 ]
 CATEGORY_CHOICES = [SelectChoice(code, label) for code, label in CATEGORY_LABELS]
+# Each stage as the reporter reads it (moderation/intake/reporter_view.py says when each holds).
 STATUS_WORDS = {
-    "received": lazy_gettext("We have your report. It is waiting to be looked at."),
+    "received": lazy_gettext("We have your report. We are checking what it contains."),
+    "waiting": lazy_gettext("We have your report. It is waiting for a person on our team."),
     "in_review": lazy_gettext("A person on our team is looking at your report."),
-    "finished": lazy_gettext("We have finished looking at your report."),
+    "removed": lazy_gettext(
+        "We found that it breaks the rules, and the platform was told to remove it."
+    ),
+    "no_violation": lazy_gettext(
+        "We looked at it carefully and did not find that it breaks the rules."
+    ),
+    "escalated": lazy_gettext("We passed your report to our team that works with the police."),
+    "reviewed_again": lazy_gettext("We reviewed our decision again and changed it."),
 }
+_VERIFIED_KEY = "portal_verified"
+_VERIFIED_SECONDS = 900
 _RECEIPT_SESSION_KEY = "portal_receipt"
 
 
@@ -81,6 +98,10 @@ class ReportForm(FlaskForm):
     contact = StringField(
         lazy_gettext("How can we reach you? Email or phone (optional)"), [Length(max=500)]
     )
+
+
+class AddInformationForm(FlaskForm):
+    pass
 
 
 class StatusForm(FlaskForm):
@@ -216,7 +237,7 @@ def receipt() -> ResponseReturnValue:
         return redirect(url_for("public.report"))
     number, pin = shown
     _remember_receipt(number)
-    return render_template("public/receipt.html", number=number, pin=pin)
+    return render_template("public/receipt.html", number=number, pin=pin, help_lines=help_lines())
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -237,14 +258,62 @@ def receipt() -> ResponseReturnValue:
 def status() -> ResponseReturnValue:
     """Check a report's status with its receipt number and PIN; nothing else is shown."""
     form = StatusForm()
-    words, error = None, None
+    words, error, stage = None, None, None
     if form.validate_on_submit():
         try:
-            stage = victim_reports.check_status(db.session, form.receipt.data, form.pin.data)
+            report = victim_reports.verify_receipt(db.session, form.receipt.data, form.pin.data)
         except victim_reports.ReceiptNotFound:
             error = gettext("We could not find a report with that receipt number and PIN.")
         else:
+            finalize_due(db.session, [report.id])  # a decision past its undo window is the answer
+            stage = reporter_stage(db.session, db.session.get(Report, report.id))
+            db.session.commit()
             words = STATUS_WORDS[stage]
             _remember_receipt(victim_reports.normalise_receipt_number(form.receipt.data) or "")
+            # Proof, for a few minutes, that this browser gave the right PIN: it may add to it.
+            session[_VERIFIED_KEY] = {"report_id": report.id, "at": time.time()}
     code = 404 if error else (422 if request.method == "POST" and words is None else 200)
-    return render_template("public/status.html", form=form, words=words, error=error), code
+    page = render_template(
+        "public/status.html",
+        form=form,
+        words=words,
+        error=error,
+        stage=stage,
+        help_lines=help_lines(),
+        may_add=stage is not None,
+    )
+    return page, code
+
+
+def help_lines() -> list[dict[str, str]]:
+    """Where to get help, in the reader's language (config PORTAL_HELP)."""
+    table = current_app.config.get("PORTAL_HELP") or {}
+    language = "ko" if str(get_locale()) == "ko" else "en"
+    return list(table.get(language) or table.get("en") or [])
+
+
+@bp.post("/status/add")
+@limiter.limit(
+    lambda: str(current_app.config["RATE_LIMIT_RECEIPT_CHECK_ADDRESS"]),
+    scope="portal-add-information",
+    error_message=_too_many,
+)
+def add_information() -> ResponseReturnValue:
+    """Add to one's report, right after checking it with the receipt number and PIN."""
+    verified = session.get(_VERIFIED_KEY)
+    if (
+        not AddInformationForm().validate_on_submit()
+        or not isinstance(verified, dict)
+        or time.time() - float(verified.get("at", 0)) > _VERIFIED_SECONDS
+    ):
+        flash(gettext("Please enter your receipt number and PIN again first."), "error")
+        return redirect(url_for("public.status"))
+    try:
+        reporter_add_information(
+            db.session, int(verified["report_id"]), request.form.get("text", "")
+        )
+    except ValidationError:
+        flash(gettext("Please write up to 2,000 characters."), "error")
+        return redirect(url_for("public.status"))
+    flash(gettext("Thank you. We added this to your report."), "info")
+    return redirect(url_for("public.status"))

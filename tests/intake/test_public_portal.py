@@ -64,7 +64,7 @@ def test_victim_files_and_checks_a_report_in_korean(app, client):
     assert client.get("/portal/report/received").status_code == 302
     checked = _check(client, number.lower().replace("-", " "), pin, lang="ko")
     assert checked.status_code == 200
-    assert "신고가 접수되었습니다. 검토를 기다리고 있습니다." in checked.get_data(as_text=True)
+    assert "신고가 접수되었습니다. 내용을 확인하고 있습니다." in checked.get_data(as_text=True)
 
     from moderation.core.db import db
 
@@ -82,12 +82,15 @@ def test_victim_files_and_checks_a_report_in_korean(app, client):
 
     run_worker_burst(app)
     checked = _check(client, number, pin)
-    assert "A person on our team is looking at your report." in checked.get_data(as_text=True)
+    # Triaged and queued, but nobody has opened it: it is waiting, not "being looked at".
+    assert "It is waiting for a person on our team." in checked.get_data(as_text=True)
+    from tests.outcomes.outcome_factories import decide
+
     with app.app_context():
-        db.session.execute(select(Report)).scalar_one().status = ReportStatus.DECIDED
-        db.session.commit()
+        report_id = db.session.execute(select(Report.id)).scalar_one()
+    decide(app, report_id, "no_violation")  # through the decision service, made final
     checked = _check(client, number, pin)
-    assert "We have finished looking at your report." in checked.get_data(as_text=True)
+    assert "did not find that it breaks the rules" in checked.get_data(as_text=True)
 
 
 def test_contact_is_encrypted_and_never_in_audit_or_logs(app, client, caplog):
@@ -276,3 +279,52 @@ def test_the_receipt_never_travels_in_the_cookie_and_shows_once(app, client):
     replay = app.test_client()
     replay.set_cookie("session", cookie.value, domain=cookie.domain)
     assert replay.get("/portal/report/received").status_code == 302
+
+
+def test_the_reporter_sees_true_stages_the_outcome_and_where_to_get_help(app, client, tmp_path):
+    """Issue 13 item 3: "waiting" until a person opens it, "in review" only then, the outcome
+    in plain words once final, help lines, and information added with the receipt and PIN."""
+    from sqlalchemy import select
+
+    from models import Report
+    from moderation.core.db import db
+    from tests.factories import login, make_user, run_worker_burst
+    from tests.outcomes.outcome_factories import decide
+
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    app.config["CLASSIFIER_MODEL"] = ""
+    _file(client)
+    number, pin = _receipt(client)
+
+    def stage() -> str:
+        html = _check(client, number, pin).get_data(as_text=True)
+        return re.search(r'data-stage="(\w+)"', html).group(1)
+
+    assert stage() == "received"
+    run_worker_burst(app)
+    assert stage() == "waiting"
+    with app.app_context():
+        report_id = db.session.execute(select(Report.id)).scalar_one()
+    make_user(app, "mod@example.org")
+    moderator = app.test_client()
+    login(moderator, "mod@example.org")
+    assert moderator.get(f"/review/{report_id}").status_code == 200  # a person opens it
+    assert stage() == "in_review"
+    decide(app, report_id, "remove.ncii")
+    page = _check(client, number, pin, lang="ko").get_data(as_text=True)
+    assert 'data-stage="removed"' in page
+    assert "02-735-8994" in page and "d4u.stop.or.kr" in page  # help, in Korea
+    # Adding information right after the check; nothing about the accused is ever shown.
+    added = client.post(
+        "/portal/status/add",
+        data={"csrf_token": csrf_token(page), "text": "also posted in another room"},
+    )
+    assert added.status_code == 302
+    with app.app_context():
+        assert "also posted in another room" in db.session.get(Report, report_id).comment
+    stranger = app.test_client()
+    token = csrf_token(stranger.get("/portal/status").get_data(as_text=True))
+    refused = stranger.post("/portal/status/add", data={"csrf_token": token, "text": "x"})
+    assert refused.status_code == 302
+    with app.app_context():
+        assert db.session.get(Report, report_id).comment.count("[") == 1

@@ -149,6 +149,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("public.receipt", "GET"): {role: {200, 302, 404} for role in ROLES},
     ("public.status", "GET"): EVERYONE,
     ("public.status", "POST"): {role: {400, 404, 422} for role in ROLES},
+    ("public.add_information", "POST"): {role: {302} for role in ROLES},
     # Platform API: signature or bearer token, never cookies.
     ("openapi.document", "GET"): EVERYONE,
     ("api.receive_report", "POST"): {role: {401} for role in ROLES},
