@@ -299,6 +299,9 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(bank_group)
     app.cli.add_command(report_group)
+    from moderation.cli.digests import digest_group
+
+    app.cli.add_command(digest_group)
     from moderation.cli.cases import COMMANDS as case_commands
 
     for command in case_commands:

@@ -19,6 +19,8 @@ from moderation.core.queueing import (
     MAINTAIN_BANK_INDEX,
     RESCORE_AGING_REPORTS,
     SEAL_AUDIT_LOG,
+    SEND_ALERTS,
+    SEND_DIGESTS,
     SHRED_EXPIRED_MEDIA,
     SWEEP_PENDING,
     JobSpec,
@@ -35,6 +37,9 @@ def periodic_jobs(config: Mapping[str, Any]) -> list[tuple[JobSpec, int]]:
         (DISPATCH_CALLBACKS, int(config["CRON_CALLBACK_INTERVAL_SECONDS"])),
         (RESCORE_AGING_REPORTS, int(config["CRON_RESCORE_INTERVAL_SECONDS"])),
         (SHRED_EXPIRED_MEDIA, int(config["CRON_RETENTION_INTERVAL_SECONDS"])),
+        # Urgent alerts, status notices and lost messages; digests whose time has come.
+        (SEND_ALERTS, int(config["CRON_ALERT_INTERVAL_SECONDS"])),
+        (SEND_DIGESTS, int(config["CRON_DIGEST_INTERVAL_SECONDS"])),
     ]
 
 

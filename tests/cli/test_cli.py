@@ -78,7 +78,7 @@ def test_worker_log_level_is_checked_and_applied(app, runner, redis, monkeypatch
     levels = []
     monkeypatch.setattr(SimpleWorker, "work", lambda self, **kw: levels.append(kw))
     assert runner.invoke(args=["worker", "--burst", "--log-level", "warning"]).exit_code == 0
-    assert levels == [{"burst": True, "logging_level": "WARNING"}]
+    assert levels == [{"burst": True, "logging_level": "WARNING", "with_scheduler": True}]
     result = runner.invoke(args=["worker", "--log-level", "LOUD"])
     assert result.exit_code != 0 and "LOUD" in result.output
 
