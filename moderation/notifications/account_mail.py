@@ -11,11 +11,13 @@ digest, as before).
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import MailKind, User, utcnow
+from models import Invitation, MailKind, User, utcnow
+from moderation.core.tokens import token_digest
 from moderation.notifications import outbox, preferences
 from moderation.notifications.settings import NotificationSettings
 
@@ -58,25 +60,28 @@ def _record(
 
 
 def invitation_link(settings: NotificationSettings, token: str) -> str:
-    """The enrolment link of an invitation token (the route of views/auth.accept_invitation)."""
-    return settings.link(f"/invite/{token}")
+    """The enrolment link of an invitation token, as views/auth.invitation_url makes it: the
+    token in the fragment, which browsers never send (it stays out of access logs)."""
+    return settings.link("/invite") + "#" + token
 
 
 def notify_invitation(
-    session: Session,
-    settings: NotificationSettings,
-    user_id: int,
-    token: str,
-    expires_at: datetime,
-    role: str,
+    session: Session, settings: NotificationSettings, user_id: int, token: str
 ) -> int | None:
-    """Email the invitee their enrolment link; returns the outbox id."""
+    """Email the invitee their enrolment link (a new account's, or a reset one's); returns the
+    outbox id, or None if the link is not live."""
+    invitation = session.execute(
+        select(Invitation).where(Invitation.token_hash == token_digest(token))
+    ).scalar_one_or_none()
+    user = session.get(User, user_id)
+    if invitation is None or user is None or invitation.user_id != user_id:
+        return None
     return _record(
         session,
         settings,
         user_id,
         MailKind.INVITATION,
-        {"role": role, "expires_at": expires_at.astimezone(UTC).isoformat()},
+        {"role": str(user.role), "expires_at": invitation.expires_at.astimezone(UTC).isoformat()},
         sealed={"link": invitation_link(settings, token)},
     )
 
@@ -93,3 +98,9 @@ def notify_password_changed(
     return _record(
         session, settings, user_id, MailKind.PASSWORD_CHANGED, {"at": utcnow().isoformat()}
     )
+
+
+def is_new_device(device_subjects: tuple[str, ...] | None, user_id: int) -> bool:
+    """Whether a browser's device cookie (moderation/core/device_cookies.py) shows no earlier
+    sign-in to this account."""
+    return f"account:{user_id}" not in (device_subjects or ())

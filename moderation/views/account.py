@@ -21,6 +21,9 @@ from moderation.accounts.users import PasswordRejected, change_password, get_use
 from moderation.core.db import db
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.limits import limiter, unauthenticated_failure
+from moderation.core.redis_conn import get_redis
+from moderation.notifications import account_mail, outbox
+from moderation.settings import settings_for
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -118,6 +121,9 @@ def password() -> str | Response | tuple[str, int]:
             status = 422
         else:
             start_browser_session(get_user(db.session, current_user.id), token)
+            settings = settings_for(current_app).notifications
+            mail_id = account_mail.notify_password_changed(db.session, settings, current_user.id)
+            outbox.send_soon(get_redis(), settings, mail_id)
             flash(_("Your password was changed. Other browsers were signed out."), "info")
             return redirect(url_for("account.index"))
     return render_template("auth/password.html", form=form), status

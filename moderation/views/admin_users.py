@@ -3,7 +3,7 @@ Every change is an audit event (recorded by moderation/accounts/users.py and inv
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -17,6 +17,9 @@ from moderation.accounts.login import account_settings
 from moderation.accounts.permissions import Action, permission_required
 from moderation.core.db import db
 from moderation.core.errors import ConflictError, ValidationError
+from moderation.core.redis_conn import get_redis
+from moderation.notifications import account_mail, outbox
+from moderation.settings import settings_for
 from moderation.views.auth import invitation_url
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
@@ -51,8 +54,12 @@ def _list(invite_form: InviteForm | None = None, status: int = 200) -> tuple[str
 
 
 def _invitation_page(issued: invitations.IssuedInvitation) -> str:
-    # The link is rendered once, here; only its digest is stored.
+    # The link is rendered once, here; only its digest is stored. The invitee gets the same
+    # single-use link by email (sealed in the outbox until it is sent).
     link = invitation_url(issued.token)
+    settings = settings_for(current_app).notifications
+    mail_id = account_mail.notify_invitation(db.session, settings, issued.user.id, issued.token)
+    outbox.send_soon(get_redis(), settings, mail_id)
     return render_template("admin/invited.html", user=issued.user, link=link)
 
 

@@ -33,6 +33,9 @@ from moderation.core.db import db
 from moderation.core.device_cookies import Device, device_cookie_value, read_device
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.limits import limiter
+from moderation.core.redis_conn import get_redis
+from moderation.notifications import account_mail, outbox
+from moderation.settings import settings_for
 from moderation.views.account import password_problem
 
 bp = Blueprint("auth", __name__)
@@ -180,8 +183,14 @@ def _pending_user_id() -> int | None:
 
 def _finish(signed_in: signin.SignIn) -> None:
     session.pop(_PENDING, None)
+    device = _device()
     start_browser_session(signed_in.user, signed_in.session_token)
     _remember_device(signed_in.user)
+    if account_mail.is_new_device(device.subjects if device else None, signed_in.user.id):
+        # The owner hears of a sign-in from a browser new to the account (after the commit).
+        settings = settings_for(current_app).notifications
+        mail_id = account_mail.notify_new_device(db.session, settings, signed_in.user.id)
+        outbox.send_soon(get_redis(), settings, mail_id)
 
 
 @bp.app_context_processor
