@@ -16,6 +16,7 @@ Role matrix (an action not listed is refused):
 | VIEW_CASES      | -         | yes    | yes                 | yes   |
 | MANAGE_CASES    | -         | yes    | -                   | yes   |
 | DECIDE_APPEALS  | -         | yes    | -                   | yes   |
+| ADD_TO_BANK     | -         | yes    | -                   | yes   |
 | EXPORT_EVIDENCE | -         | yes    | yes                 | yes   |
 | VIEW_DASHBOARD  | -         | yes    | -                   | yes   |
 | VIEW_JOBS       | -         | -      | -                   | yes   |
@@ -62,6 +63,8 @@ class Action(StrEnum):
     MANAGE_CASES = "manage_cases"
     # Uphold or reverse a final decision on appeal (never one's own).
     DECIDE_APPEALS = "decide_appeals"
+    # Add a report's media to a hash bank from the item page, without a decision.
+    ADD_TO_BANK = "add_to_bank"
     MANAGE_USERS = "manage_users"
     MANAGE_BANKS = "manage_banks"
     # Platforms' decision callbacks: see deliveries and redeliver.
@@ -93,6 +96,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
         Action.MANAGE_CASES,
         Action.EXPORT_EVIDENCE,
         Action.DECIDE_APPEALS,
+        Action.ADD_TO_BANK,
     },
     LIAISON_ROLE: frozenset(
         {

@@ -55,6 +55,14 @@ def banks_fed_by(session: Session, policy: str) -> list[Bank]:
         return banks
     if session.execute(select(Bank.id).where(Bank.name == CONFIRMED_BANK)).first():
         return []  # it exists and an operator chose what feeds it
+    return [confirmed_bank(session)]
+
+
+def confirmed_bank(session: Session) -> Bank:
+    """The `confirmed` bank, created (fed by the default policies) if it does not exist yet."""
+    existing = session.execute(select(Bank).where(Bank.name == CONFIRMED_BANK)).scalar_one_or_none()
+    if existing is not None:
+        return existing
     try:
         with session.begin_nested():
             bank = Bank(
@@ -75,7 +83,7 @@ def banks_fed_by(session: Session, policy: str) -> list[Bank]:
             )
     except IntegrityError:
         bank = session.execute(select(Bank).where(Bank.name == CONFIRMED_BANK)).scalar_one()
-    return [bank]
+    return bank
 
 
 def media_signals(session: Session, media: Media) -> list[tuple[SignalType, str | list]]:
@@ -187,3 +195,35 @@ def withdraw_decision(
         )
         withdrawn.append(entry)
     return withdrawn
+
+
+def bank_report(
+    session: Session, report: Report, bank_ref: int | str, user_id: int
+) -> list[BankEntry]:
+    """A reviewer's "add to bank": the report's analysed media go into `bank_ref` with the
+    reviewer as their source, without a decision (commits). Returns the new entries. Raises
+    NotFoundError for an unknown bank, ValidationError if there is nothing to add."""
+    from moderation.banks.service import get_bank
+    from moderation.core.errors import ValidationError
+
+    bank = confirmed_bank(session) if bank_ref == CONFIRMED_BANK else get_bank(session, bank_ref)
+    added: list[BankEntry] = []
+    found = False
+    for media in report.media:
+        for signal_type, value in media_signals(session, media):
+            found = True
+            entry, new = add_entry(
+                session,
+                bank,
+                signal_type,
+                value,
+                source=f"review:{report.id}",
+                note=f"report {report.id}",
+                added_by_user_id=user_id,
+            )
+            if new:
+                added.append(entry)
+    if not found:
+        raise ValidationError("this report has no analysed media to add to a bank")
+    session.commit()
+    return added

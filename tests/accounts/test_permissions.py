@@ -48,6 +48,7 @@ EXPECTED_ALLOWED = {
         "manage_cases",
         "export_evidence",
         "decide_appeals",
+        "add_to_bank",
     },
     "liaison": {"view_report", "reveal_media", "view_cases", "export_evidence", "view_contact"},
     "admin": {action.value for action in Action},

@@ -106,3 +106,34 @@ def test_no_violation_banks_nothing_and_an_emptied_policy_list_stops_banking(app
     decide(app, ids[2], "remove.ncii")
     with app.app_context():
         assert len(db.session.execute(select(BankEntry)).all()) == count
+
+
+def test_a_senior_adds_a_report_to_the_confirmed_bank_from_the_item_page(app, client, tmp_path):
+    from tests.factories import csrf_token, login, make_user
+
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
+    app.config["CLASSIFIER_MODEL"] = ""
+    platform = make_platform(app)
+    first = _post(app, client, platform, ORIGINAL)
+    run_worker_burst(app)
+    make_user(app, "lead@example.org", "senior")
+    make_user(app, "mod@example.org")
+    moderator = app.test_client()
+    login(moderator, "mod@example.org")
+    page = moderator.get(f"/review/{first}").get_data(as_text=True)
+    assert "confirmed bank" not in page
+    refused = moderator.post(f"/review/{first}/bank", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 403
+    senior = app.test_client()
+    login(senior, "lead@example.org")
+    page = senior.get(f"/review/{first}?lang=en").get_data(as_text=True)
+    assert "Add its media to the confirmed bank" in page
+    senior.post(f"/review/{first}/bank", data={"csrf_token": csrf_token(page)})
+    with app.app_context():
+        entries = db.session.execute(select(BankEntry)).scalars().all()
+        assert sorted(str(e.signal_type) for e in entries) == ["md5", "pdq", "sha256"]
+        assert {e.source for e in entries} == {f"review:{first}"}
+    reshare = _post(app, client, platform, _rotated_copy())
+    run_worker_burst(app)
+    assert "bank.confirmed" in _reasons(app, reshare)[1]

@@ -112,6 +112,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("cases.answer_police_request", "POST"): allow(CASES, {302}),
     ("cases.export", "POST"): allow(CASES, {302}),
     ("history.index", "GET"): allow(QUEUE, OK),
+    ("review.add_to_bank", "POST"): allow(CSAM, {302}),
     # Appeals: seniors and admins.
     ("appeals.index", "GET"): allow(CSAM, OK),
     ("appeals.decide", "POST"): allow(CSAM, {302}),
@@ -150,6 +151,15 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("public.status", "GET"): EVERYONE,
     ("public.status", "POST"): {role: {400, 404, 422} for role in ROLES},
     ("public.add_information", "POST"): {role: {302} for role in ROLES},
+    # /protect: no sign-in; without an opened case its case pages send to the PIN form.
+    ("protect.index", "GET"): EVERYONE,
+    ("protect.index", "POST"): {role: {400, 422} for role in ROLES},
+    ("protect.registered", "GET"): {role: {302} for role in ROLES},
+    ("protect.open_case", "GET"): EVERYONE,
+    ("protect.open_case", "POST"): {role: {400, 404, 422} for role in ROLES},
+    ("protect.case", "GET"): {role: {302} for role in ROLES},
+    ("protect.add", "POST"): {role: {302} for role in ROLES},
+    ("protect.withdraw", "POST"): {role: {302} for role in ROLES},
     # Platform API: signature or bearer token, never cookies.
     ("openapi.document", "GET"): EVERYONE,
     ("api.receive_report", "POST"): {role: {401} for role in ROLES},

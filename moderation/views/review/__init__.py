@@ -103,4 +103,4 @@ def report_for(report_id: int, action: Action) -> Report:
 
 
 # The routes, attached to `bp` (imported last: they import the helpers above).
-from moderation.views.review import decide, item, media  # noqa: E402, F401
+from moderation.views.review import bank, decide, item, media  # noqa: E402, F401
