@@ -34,6 +34,7 @@ from models.outcome import (
     DeliveryState,
 )
 from models.platform import Platform, PlatformKind, WebhookDelivery
+from models.protect import ProtectHash, ProtectRegistration
 from models.receipt import PortalReceipt, SealedContact
 from models.report import (
     CATEGORY_SEVERITY,
@@ -115,6 +116,8 @@ __all__ = [
     "PoliceRequest",
     "PoliceRequestStatus",
     "PortalReceipt",
+    "ProtectHash",
+    "ProtectRegistration",
     "RecoveryCode",
     "Report",
     "ReportStatus",

@@ -62,6 +62,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     # The public report portal (no login) stays CSRF-protected like every other page.
     app.register_blueprint(public.bp)
+    from moderation.views import protect
+
+    app.register_blueprint(protect.bp)  # /protect: victims register hashes, CSRF-protected
     from moderation.views import banks, callbacks, cases
 
     app.register_blueprint(banks.bp)

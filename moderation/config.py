@@ -77,6 +77,12 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_PUBLIC_REPORT": "10/hour",  # per address, portal submissions
     "RATE_LIMIT_RECEIPT_CHECK_ADDRESS": "30/hour",  # per address, portal status checks
     "RATE_LIMIT_RECEIPT_CHECK": "10/hour",  # per receipt number, portal status checks
+    "RATE_LIMIT_PROTECT_REGISTER": "10/hour",  # per address, /protect registrations
+    "RATE_LIMIT_PROTECT_CASE_ADDRESS": "30/hour",  # per address, /protect case look-ups
+    "RATE_LIMIT_PROTECT_CASE": "10/hour",  # per case number, wrong /protect PINs
+    "RATE_LIMIT_PROTECT_ADD": "20/day",  # per case, /protect additions
+    "PROTECT_MAX_IMAGES": 20,  # per /protect registration, over its life
+    "PROTECT_BANK_NAME": "protect-registrations",  # the victim-submitted bank it fills
     # Public report portal (victims and support organisations).
     "PORTAL_PLATFORM_SLUG": "portal",
     "PORTAL_MAX_UPLOADS": 5,

@@ -79,6 +79,8 @@ DEFAULT_WEIGHTS: dict[str, int] = {
 # Bank kinds from most to least certain; the best match counts, once.
 BANK_KINDS = ("csam", "victim_submitted", "confirmed", "imported", "other")
 TEXT_KINDS = ("doxxing", "incitement", "lexicon")
+# A victim-submitted bank holds hashes people registered of their own photos (/protect).
+BANK_DETAILS = {"victim_submitted": "matches a photo its subject registered"}
 # Below this audience a post is effectively private.
 _REACH_FLOOR = 100
 
@@ -147,7 +149,7 @@ def compute_priority(
     if best_bank is None and facts.bank_matches:
         best_bank = "other"
     if best_bank:
-        add(f"bank.{best_bank}", f"matches a {best_bank.replace('_', '-')} hash bank")
+        add(f"bank.{best_bank}", BANK_DETAILS.get(best_bank, f"matches a {best_bank} hash bank"))
     if facts.face_with_exposed:
         add("nudity.face_with_exposed", "a face and exposed intimate parts in one image")
     elif facts.exposed_nudity:

@@ -33,7 +33,9 @@ REPORTER_LABELS = {
 
 BANK_LABELS = {
     BankKind.CSAM: lazy_gettext("matches a known-CSAM hash list"),
-    BankKind.VICTIM_SUBMITTED: lazy_gettext("matches a victim-submitted hash bank"),
+    # Victim-submitted banks hold hashes people registered of their own photos (/protect,
+    # StopNCII); saying so tells a moderator whose wish the match carries.
+    BankKind.VICTIM_SUBMITTED: lazy_gettext("matches a photo its subject registered"),
     BankKind.CONFIRMED: lazy_gettext("matches a confirmed-violation hash bank"),
     BankKind.IMPORTED: lazy_gettext("matches an imported hash bank"),
     BankKind.OTHER: lazy_gettext("matches a hash bank"),
