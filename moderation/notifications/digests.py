@@ -194,7 +194,7 @@ def liaison_sections(
 
 
 def queue_sections(
-    session: Session, user: User, settings: NotificationSettings, until: datetime
+    session: Session, user: User, settings: NotificationSettings, since: datetime, until: datetime
 ) -> dict[str, dict[str, Any]]:
     """A senior's queue sections, limited to the reports `user` may know."""
     from moderation.core.sla import sla_hours
@@ -220,10 +220,13 @@ def queue_sections(
         .order_by(Report.received_at, Report.id)
         .limit(1)
     ).first()
-    waiting = escalated_reports(session, visible, without_case=True, limit=LISTED)
+    # Bounded: past 500 the digest says "500" and the page has the rest.
+    waiting = escalated_reports(session, visible, without_case=True, limit=500)
+    # Moderators who reached a daily cap (reveals or minutes) on a UTC day of the window.
     capped = session.execute(
-        select(func.count()).where(
-            ExposureDay.day == until.astimezone(UTC).date(),
+        select(func.count(func.distinct(ExposureDay.user_id))).where(
+            ExposureDay.day >= since.astimezone(UTC).date(),
+            ExposureDay.day <= until.astimezone(UTC).date(),
             or_(
                 ExposureDay.reveals >= settings.daily_reveals,
                 ExposureDay.exposure_seconds >= settings.daily_exposure_minutes * 60,
@@ -238,7 +241,7 @@ def queue_sections(
     return {
         "overdue": {"count": sum(row["count"] for row in overdue), "items": overdue},
         "oldest": {"count": 1 if oldest_item else 0, "items": [oldest_item] if oldest_item else []},
-        "escalations_waiting": {"count": len(escalations), "items": escalations},
+        "escalations_waiting": {"count": len(escalations), "items": escalations[:LISTED]},
         "wellness_caps": {"count": capped, "items": []},
     }
 
@@ -287,7 +290,7 @@ def digest_content(
     if str(user.role) in LIAISON_ROLES:
         sections.update(liaison_sections(session, user, since, until))
     if str(user.role) in preferences.QUEUE_DIGEST_ROLES and prefs.queue_digest:
-        sections.update(queue_sections(session, user, settings, until))
+        sections.update(queue_sections(session, user, settings, since, until))
     return {
         "sections": sections,
         "total": sum(section["count"] for section in sections.values()),

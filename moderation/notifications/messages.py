@@ -8,6 +8,7 @@ text templates end in `.txt`, so Jinja does not HTML-escape them (Flask autoesca
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -133,6 +134,8 @@ def renderer(jinja_env: Environment, session: Session, settings: NotificationSet
             }
             subject = _subject(row)
             text = jinja_env.get_template(f"email/{row.kind}.txt").render(subject=subject, **values)
+            # Sections left out leave blank lines behind: at most one in a row.
+            text = re.sub(r"\n{3,}", "\n\n", text)
             html = jinja_env.get_template(f"email/{row.kind}.html").render(
                 subject=subject, **values
             )

@@ -68,10 +68,11 @@ class Mailbox:
     refuse_next: list[str] = field(default_factory=list)
     auth_seen: list[str] = field(default_factory=list)
     tls_seen: list[bool] = field(default_factory=list)
+    scheme: str = "smtp+starttls"
 
     @property
     def url(self) -> str:
-        return f"smtp+starttls://{USER}:{PASSWORD}@127.0.0.1:{self.port}"
+        return f"{self.scheme}://{USER}:{PASSWORD}@127.0.0.1:{self.port}"
 
     def messages(self) -> list[EmailMessage]:
         return [
@@ -87,7 +88,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def smtp_server(folder: Path) -> Iterator[Mailbox]:
+def smtp_server(folder: Path, mode: str = "starttls") -> Iterator[Mailbox]:
+    """`starttls`: STARTTLS and AUTH required (the default); `tls`: TLS from the first byte
+    (smtps://), AUTH required; `no_tls`: a server that offers no STARTTLS at all."""
     import ssl
 
     cert_path, key_path = make_certificate(folder)
@@ -97,15 +100,6 @@ def smtp_server(folder: Path) -> Iterator[Mailbox]:
 
     class Handler:
         async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd
-            try:
-                return self._data(session, envelope)
-            except Exception:
-                import traceback
-
-                traceback.print_exc()
-                raise
-
-        def _data(self, session, envelope) -> str:
             box.tls_seen.append(session.ssl is not None)
             if box.refuse_next:
                 return box.refuse_next.pop(0)
@@ -128,16 +122,15 @@ def smtp_server(folder: Path) -> Iterator[Mailbox]:
         return AuthResult(success=ok, handled=False)
 
     box.port = _free_port()
-    controller = Controller(
-        Handler(),
-        hostname="127.0.0.1",
-        port=box.port,
-        tls_context=context,
-        require_starttls=True,
-        auth_required=True,
-        auth_require_tls=True,
-        authenticator=authenticator,
-    )
+    box.scheme = {"starttls": "smtp+starttls", "tls": "smtps", "no_tls": "smtp+starttls"}[mode]
+    options: dict[str, Any] = {"auth_required": True, "authenticator": authenticator}
+    if mode == "starttls":
+        options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+    elif mode == "tls":
+        options.update(ssl_context=context, auth_require_tls=False)
+    else:
+        options.update(auth_require_tls=False)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port, **options)
     controller.start()
     try:
         yield box

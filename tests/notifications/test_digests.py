@@ -258,3 +258,37 @@ def test_unsubscribe_link_works_signed_out_and_forgeries_are_refused(
     _send_now(runner)
     run_worker_burst(mail_app)
     assert "liaison.ko@example.org" not in _by_recipient(mailbox)
+
+
+def test_queue_digest_for_seniors(mail_app, client, mailbox, world):
+    """Overdue items per category, the oldest waiting item, escalations waiting for a case and
+    wellness caps, seen 30 hours on (past the 24-hour NCII deadline)."""
+    from models import utcnow
+    from moderation.review import wellness
+    from tests.cases.case_factories import escalate
+    from tests.notifications.notify_factories import sensitive_report
+
+    waiting = sensitive_report(mail_app, client, 311, world.platform)
+    escalated = sensitive_report(mail_app, client, 312, world.platform, category="doxxing")
+    escalate(mail_app, escalated, world.moderator_id, "posted her address")
+    mail_app.config["WELLNESS_DAILY_REVEALS"] = 2
+    with mail_app.app_context():
+        wellness_settings = settings_for(mail_app).wellness
+        for _ in range(2):
+            wellness.count_reveal(db.session, world.moderator_id, wellness_settings)
+        db.session.commit()
+        settings = settings_for(mail_app).notifications
+        later = utcnow() + timedelta(hours=30)
+        result = digests.send_round(db.session, settings, now=later, on_demand=True)
+        outbox.dispatch(db.session, get_redis(), settings, result.recorded)
+    run_worker_burst(mail_app)
+
+    senior = _by_recipient(mailbox)["senior@example.org"][0]
+    _assert_nothing_sensitive(senior)
+    text, html = _texts(senior)
+    assert "Queue items past their deadline (1)" in text
+    assert "- NCII: 1" in text  # per category, by its label
+    assert f"Report #{waiting}" in text  # the oldest waiting item
+    assert "Escalations waiting for a case (1)" in text and f"#{escalated}" in text
+    assert "Moderators at their daily wellness limit: 1" in text
+    assert f"https://moderation.example/review/{waiting}" in html

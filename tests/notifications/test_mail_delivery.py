@@ -131,3 +131,52 @@ def test_without_a_server_messages_wait(app):
     assert _row(app, mail_id).state == MailState.PENDING
     with app.app_context():
         assert db.session.execute(select(OutgoingMail.id)).scalars().all() == [mail_id]
+
+
+# The test server warns that it allows AUTH without STARTTLS: for smtps:// it has TLS from the
+# first byte, and the no-STARTTLS server is the point of its test.
+AUTH_WITHOUT_STARTTLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@AUTH_WITHOUT_STARTTLS
+def test_smtps_with_tls_from_the_first_byte(app, tmp_path):
+    from tests.notifications.smtp_server import smtp_server
+
+    with smtp_server(tmp_path, mode="tls") as box:
+        assert box.url.startswith("smtps://")
+        app.config.update(SMTP_URL=box.url, SMTP_CA_FILE=box.ca_file, MAIL_RETRY_SECONDS="0")
+        user_id = make_user(app, "owner@example.org", "moderator")
+        mail_id = _password_notice(app, user_id)
+        run_worker_burst(app)
+        assert [item["to"] for item in box.received] == [["owner@example.org"]]
+        assert box.auth_seen
+    assert _row(app, mail_id).state == MailState.SENT
+
+
+@AUTH_WITHOUT_STARTTLS
+def test_a_server_without_starttls_is_refused_not_used_in_the_clear(app, tmp_path):
+    from tests.notifications.smtp_server import smtp_server
+
+    with smtp_server(tmp_path, mode="no_tls") as box:
+        app.config.update(SMTP_URL=box.url, SMTP_CA_FILE=box.ca_file, MAIL_RETRY_SECONDS="0")
+        user_id = make_user(app, "owner@example.org", "moderator")
+        mail_id = _password_notice(app, user_id)
+        run_worker_burst(app)
+        assert box.received == [] and box.auth_seen == []  # the password never went out
+    row = _row(app, mail_id)
+    assert row.state == MailState.FAILED and row.last_error == "MailNotSent"
+
+
+def test_a_wrong_certificate_is_refused(app, tmp_path):
+    from tests.notifications.smtp_server import make_certificate, smtp_server
+
+    other = tmp_path / "other"
+    other.mkdir()
+    other_ca, _ = make_certificate(other)  # a CA that did not sign the server's certificate
+    with smtp_server(tmp_path) as box:
+        app.config.update(SMTP_URL=box.url, SMTP_CA_FILE=str(other_ca), MAIL_RETRY_SECONDS="0")
+        user_id = make_user(app, "owner@example.org", "moderator")
+        mail_id = _password_notice(app, user_id)
+        run_worker_burst(app)
+        assert box.received == [] and box.auth_seen == []
+    assert _row(app, mail_id).state == MailState.FAILED
