@@ -153,7 +153,7 @@ def _wrong_pin_attempt(page: Page, number: str) -> int:
     return answer.value.status
 
 
-def test_register_through_the_page_match_withdraw_and_pins(app, page: Page, client):
+def test_register_through_the_page_match_withdraw_and_pins(app, page: Page, client, tmp_path):
     app.config.update(PROTECT_MAX_IMAGES=30, RATE_LIMIT_PROTECT_CASE="3/hour")
     requests = _record_requests(page)
     images = [path.read_bytes() for path in REFERENCE_IMAGES]
@@ -243,6 +243,19 @@ def test_register_through_the_page_match_withdraw_and_pins(app, page: Page, clie
     expect(page.locator("[data-case-images]")).to_have_text(str(distinct))
     assert page.locator(".match-dates li").count() == 1
     assert page.locator("main img").count() == 0
+    # More photos through the case page's own picker, hashes only again.
+    extra = tmp_path / "another.jpg"
+    extra.write_bytes(make_image(74, size=(400, 300)))
+    _choose(page, [extra], input_id="more-photos")
+    page.click("[data-protect-submit]")
+    page.wait_for_url("**done=added**")
+    expect(page.locator("[data-case-images]")).to_have_text(str(distinct + 1))
+    assert not [url for _m, url, body in requests if _carries_image(body, [extra.read_bytes()])]
+    SHOTS.mkdir(exist_ok=True)
+    for lang in ("en", "ko"):
+        page.goto(f"/protect/case/view?lang={lang}")
+        page.screenshot(path=str(SHOTS / f"protect-case-{lang}.png"), full_page=True)
+    page.goto("/protect/case/view?lang=en")
     page.check("#confirm")
     page.click("[data-protect-withdraw]")
     page.wait_for_url("**done=withdrawn**")
