@@ -197,6 +197,9 @@ def main() -> int:
             f'            {sys.executable} -c "import pyotp; print(pyotp.TOTP('
             f"'{summary['login'].get('totp_secret', '')}').now())\")\n"
             f"  Reports   {len(summary['reports'])} synthetic reports are being triaged\n"
+            f"  Case      {summary.get('case', '-')} (http://127.0.0.1:{port}/cases/); liaison\n"
+            f"            {summary.get('liaison_login', {}).get('email', '-')} / "
+            f"{summary.get('liaison_login', {}).get('password', '-')} (sets up 2FA at sign-in)\n"
             f"  Jobs      http://127.0.0.1:{port}/dashboard/jobs (the worker logs warnings only)\n"
             "  CLI       set -a; . .demo/env; set +a\n"
             "            (then e.g. moderation platform add acme --json, in this folder)\n"

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from models import Platform, User
 from moderation.accounts.users import create_user
 from moderation.core.db import db
+from moderation.core.errors import DomainError
 from moderation.core.redis_conn import get_redis
 from moderation.core.sealing import contact_key_for
 from moderation.intake import portal as victim_reports
@@ -170,7 +171,19 @@ def load_demo(app: Flask) -> dict[str, Any]:
         enqueue_after_commit(db.session, get_redis(), result.body["id"], report_input)
         created.append(result.body["id"])
     created.append(_portal_report(app, store))
+    # The cluster of the first report and its re-share (DEMO_REPORTS' reuse_image_of) as a case.
+    reshares = [created[0]] + [
+        created[index] for index, item in enumerate(DEMO_REPORTS) if item.get("reuse_image_of") == 0
+    ]
+    try:
+        from moderation.demo.cases import seed_case
+
+        escalation = seed_case(app, reshares, DEMO_EMAIL)
+    except DomainError as error:  # the demo still works without it; say why
+        db.session.rollback()
+        escalation = {"case": f"not created: {error.message}"}
     return {
+        **escalation,
         "platform": DEMO_PLATFORM,
         "reports": created,
         "login": {

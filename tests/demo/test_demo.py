@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from models import Report, ReportStatus, SealedContact
+from models import Case, Report, ReportStatus, SealedContact
 from moderation.core.db import db
 from moderation.demo.seed import DEMO_REPORTS
 from tests.factories import run_worker_burst
@@ -19,10 +19,16 @@ def test_demo_loads_reports_that_a_worker_triages(app, runner):
     summary = json.loads(result.output)
     assert len(summary["reports"]) == len(DEMO_REPORTS) + 1
     assert summary["login"]["email"] == "demo@example.org" and summary["login"]["totp_secret"]
+    assert summary["case"].startswith("C-") and summary["liaison_login"]["email"]
     run_worker_burst(app)
     with app.app_context():
         reports = db.session.execute(select(Report).where(Report.id.in_(summary["reports"])))
-        assert {r.status for r in reports.scalars()} == {ReportStatus.QUEUED}
+        statuses = [r.status for r in reports.scalars()]
+        # The demo's first picture and its re-share are escalated into the demo case.
+        assert statuses.count(ReportStatus.ESCALATED) == 2
+        assert set(statuses) == {ReportStatus.QUEUED, ReportStatus.ESCALATED}
+        case = db.session.execute(select(Case)).scalar_one()
+        assert case.number == summary["case"]
         [sealed] = db.session.execute(select(SealedContact)).scalars().all()
         portal = db.session.get(Report, summary["reports"][-1])
         assert sealed.report_id == portal.id and portal.reporter_kind == "victim"
