@@ -192,6 +192,13 @@ def deliver(
         session.commit()
         log.info("mail %s %s: no recipient; skipped", row.id, row.message_id)
         return str(row.state)
+    expires = row.context.get("expires_at")
+    if row.kind == MailKind.INVITATION and expires and datetime.fromisoformat(expires) <= utcnow():
+        # A link that no longer works (it waited for an SMTP server) is not worth sending.
+        row.state, row.sealed = MailState.SKIPPED, None
+        session.commit()
+        log.info("mail %s %s: the link expired before it could be sent", row.id, row.message_id)
+        return str(row.state)
     message = build_message(settings, row, recipient, render(row, opened or {}))
     try:
         mailer.send(settings.smtp, message, parseaddr(settings.mail_from)[1], recipient)

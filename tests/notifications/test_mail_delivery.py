@@ -180,3 +180,32 @@ def test_a_wrong_certificate_is_refused(app, tmp_path):
         run_worker_burst(app)
         assert box.received == [] and box.auth_seen == []
     assert _row(app, mail_id).state == MailState.FAILED
+
+
+def test_an_invitation_that_expired_while_waiting_is_not_sent(mail_app, mailbox):
+    from moderation.accounts import invitations
+
+    admin_id = make_user(mail_app, "admin@example.org", "admin")
+    mail_app.config["INVITE_TTL_HOURS"] = -1  # already expired when it is sent
+    with mail_app.app_context():
+        settings = settings_for(mail_app)
+        issued = invitations.invite(
+            db.session, settings.accounts, admin_id, "late@example.org", "liaison"
+        )
+        mail_id = account_mail.notify_invitation(
+            db.session, settings.notifications, issued.user.id, issued.token
+        )
+        outbox.send_soon(get_redis(), settings.notifications, mail_id)
+    run_worker_burst(mail_app)
+    assert mailbox.received == []
+    row = _row(mail_app, mail_id)
+    assert row.state == MailState.SKIPPED and row.sealed is None
+
+
+def test_digest_send_without_now_prints_json(mail_app, runner):
+    import json
+
+    result = runner.invoke(args=["digest", "send", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document == {"recorded": [], "skipped": 0, "already": 0, "enqueued": 0, "smtp": True}
