@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 from pathlib import Path
+from urllib.parse import quote_from_bytes
 
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -90,18 +91,23 @@ def _reencoded_rotation(data: bytes, degrees: int) -> bytes:
 
 def _record_requests(page: Page) -> list[tuple[str, str, bytes]]:
     seen: list[tuple[str, str, bytes]] = []
-    page.on("request", lambda r: seen.append((r.method, r.url, r.post_data_buffer or b"")))
+    # The whole context: a request from a worker or another frame of the page counts too.
+    page.context.on("request", lambda r: seen.append((r.method, r.url, r.post_data_buffer or b"")))
     return seen
 
 
 def _carries_image(body: bytes, images: list[bytes]) -> bool:
-    """Whether `body` holds a recognisable piece of any image, raw or base64 (or its URL
-    encoding), anywhere: 48-byte windows from the start, middle and end of each file."""
+    """Whether `body` holds a recognisable piece of any image: 48 raw bytes from its start,
+    middle or end, or 40 characters of its base64 (standard, URL-safe or percent-encoded)."""
     for data in images:
         for start in (0, len(data) // 2, max(0, len(data) - 48)):
-            piece = data[start : start + 48]
-            encoded = base64.b64encode(piece[:45])
-            if piece in body or encoded[8:48] in body:
+            if data[start : start + 48] in body:
+                return True
+        encoded = base64.b64encode(data)
+        for start in (0, (len(encoded) // 2) // 4 * 4, max(0, len(encoded) - 64) // 4 * 4):
+            window = encoded[start : start + 40]
+            variants = (window, window.replace(b"+", b"-").replace(b"/", b"_"))
+            if any(v in body or quote_from_bytes(v).encode() in body for v in variants):
                 return True
     return False
 
