@@ -80,11 +80,49 @@ _NOT_ADDRESS_NUMBER = (
 )
 _ADDRESS = re.compile(rf"(?:{_REGION}\s?){{1,3}}(?:{_ROAD}|{_LOT}){_NOT_ADDRESS_NUMBER}")
 _APARTMENT_UNIT = re.compile(r"(?<![\d가-힣])\d{1,4}\s?동\s?\d{1,5}\s?호(?![가-힣])")
+# A road-name address (도로명주소) without its city: a road word of two or more syllables, its
+# building number, and something that makes it a place (번지/호/동/층, an apartment name, or
+# 주소/사는/집 before it). "…로" also ends ordinary words ("으로", "새로", "마음대로"), vetoed.
+_NOT_ROAD = (
+    r"(?:[가-힣]*으로|새로|도로|대로|세로|가로|뒤로|위로|아래로|이리로|저리로|그리로|"
+    r"마음대로|멋대로|제멋대로|그대로|이대로|저대로|따로|서로|바로|별로|실로|절로|홀로|"
+    r"가는길|오는길|가던길|오던길|이길|그길|저길|한길|첫길|밤길|눈길|손길|발길)"
+)
+_ROAD_ONLY = re.compile(
+    rf"(?<![가-힣])(?!{_NOT_ROAD}\s?\d)(?P<road>[가-힣]{{2,10}}(?:대로|로|길))"
+    r"(?:\s?\d{1,4}번?길)?\s?\d{1,4}(?:\s?-\s?\d{1,4})?"
+    r"(?=\s?(?:번지|호|동|층|아파트|빌라|오피스텔|맨션|,|\(|$))"
+)
+_ROAD_CONTEXT = re.compile(r"(?:주소|사는 ?곳|살아|사는|집|거주)\s?(?:은|는|이|가|:)?\s?$")
+_ROAD_BARE = re.compile(
+    rf"(?<![가-힣])(?!{_NOT_ROAD}\s?\d)[가-힣]{{2,10}}(?:대로|로|길)"
+    r"(?:\s?\d{1,4}번?길)?\s?\d{1,4}(?:\s?-\s?\d{1,4})?" + _NOT_ADDRESS_NUMBER
+)
+# English street addresses: a house number and a street word, or a flat/apartment number.
+# "Elm Street Cafe" or "Main Street at 5" has no house number before the street, so stays quiet.
+_EN_STREET_WORD = (
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|close|crescent|terrace|"
+    r"court|ct|place|pl|way|gardens|square|sq|grove|mews|row|hill)"
+)
+_EN_STREET = re.compile(
+    rf"(?<![\w-])\d{{1,5}}[a-z]?(?:\s?-\s?\d{{1,5}})?,?\s"
+    rf"(?:(?!(?:on|at|in|near|by|from|to|of|and|or|the|guys|people|blocks|minutes|miles)\b)"
+    rf"[a-z][a-z'.-]*\s){{1,3}}"
+    rf"{_EN_STREET_WORD}\b"
+)
+_EN_FLAT = re.compile(r"\b(?:flat|apartment|apt|unit|suite)\.?\s?(?:no\.?\s?)?#?\d{1,5}[a-z]?\b")
 
 # School with grade/class. A Korean school name is one word ending in a school suffix; the short
 # suffixes (중, 고, 초) also end ordinary words ("수업중", "최고"), which are listed and vetoed.
 _SCHOOL_SUFFIX = r"(?:여자중학교|여자고등학교|중학교|고등학교|초등학교|여중|여고|중|고|초)"
 _KO_SCHOOL = rf"(?<![가-힣])(?P<school>[가-힣]{{1,10}}?{_SCHOOL_SUFFIX})"
+# A school name masked as posters mask it ("OO고등학교", "ㅇㅇ여고", "○○중", "모 고교"): insiders
+# still know who is meant. After folding, "OO" is "oo" and "ㅇ" is U+110B.
+_MASK = r"(?:o{1,3}|0{2,3}|\u110b{1,3}|[○◯●◎*xX]{1,3}|모\s?)"
+_KO_SCHOOL_MASKED = re.compile(
+    rf"(?<![가-힣a-z])(?P<school>{_MASK}(?:{_SCHOOL_SUFFIX}|고교|중학|초교))(?![가-힣])"
+    rf"(?:\s?(?P<grade>[1-6])\s?학년(?:\s?(?P<klass>\d{{1,2}})\s?반)?)?"
+)
 _KO_SCHOOL_CLASS = re.compile(
     rf"{_KO_SCHOOL}\s?(?P<grade>[1-6])\s?학년(?:\s?(?P<klass>\d{{1,2}})\s?반)?"
 )
@@ -181,7 +219,24 @@ def _rrn_hits(text: str) -> Iterator[_Found]:
             yield found.start(), found.end(), "rrn", 2, "ko"
 
 
+def _address_hits(text: str) -> Iterator[_Found]:
+    """Road-name addresses written without their city: with a place word after the number, or
+    after "주소"/"사는 곳"/"집"."""
+    for found in _ROAD_ONLY.finditer(text):
+        yield found.start(), found.end(), "address_kr", 2, "ko"
+    for found in _ROAD_BARE.finditer(text):
+        if _ROAD_CONTEXT.search(text[max(0, found.start() - 12) : found.start()]):
+            yield found.start(), found.end(), "address_kr", 2, "ko"
+    for pattern in (_EN_STREET, _EN_FLAT):
+        for found in pattern.finditer(text):
+            yield found.start(), found.end(), "address", 2, "en"
+
+
 def _school_hits(text: str) -> Iterator[_Found]:
+    for found in _KO_SCHOOL_MASKED.finditer(text):
+        # A masked name alone says which school to insiders; with a class it pins the child.
+        severity = 3 if found.group("klass") else 2
+        yield found.start(), found.end(), "school_class", severity, "ko"
     for pattern in (_KO_SCHOOL_CLASS, _KO_SCHOOL_SHORT):
         for found in pattern.finditer(text):
             if found.group("school") in _NOT_SCHOOL:
@@ -241,6 +296,7 @@ def _detectors() -> tuple[_Detector, ...]:
         _simple(_EMAIL, "email", 2, None),
         _simple(_ADDRESS, "address_kr", 2, "ko"),
         _simple(_APARTMENT_UNIT, "address_kr", 2, "ko"),
+        _address_hits,
         _school_hits,
         _handle_hits,
         _kakao_hits,

@@ -133,6 +133,21 @@ LEXICON: tuple[LexiconEntry, ...] = (
     # Non-consensual intimate imagery vocabulary.
     _ko("ncii", r"리벤지 포르노|몰카|불법 촬영물|유출 (?:야동|영상|사진|본)", 2),
     _en("ncii", r"revenge porn|leaked nudes|(?:leak|post|share)(?:ed)? her nudes", 2),
+    # Calls to spread someone's pictures, with a sexual slur for the person nearby: the English
+    # form of 유포 ("spread these pics of the slut everywhere"). Without the slur, "share the
+    # photos with everyone" after a wedding stays quiet.
+    _en(
+        "spread_call",
+        r"(?:spread|share|send|post|leak|forward|pass|blast)(?:ing|ed|s)? (?:around )?"
+        r"(?:these|those|the|her|this|his|their|all)? ?(?:nudes|pics|pictures|photos|vids|videos|"
+        r"images|nude pics|sex tape)",
+        3,
+        kind="incitement",
+        requires=rf"{_NOUN}|everywhere|every group|all over|her school|her family",
+        unless=r"wedding|birthday|graduation|holiday|vacation|party photos|family photos",
+    ),
+    _en("sexual_slur", r"(?:slut|whore|hoe|skank|thot)(?:s)?", 2),
+    _en("sexual_slur", r"(?:dirty|filthy|easy|cheap) (?:slut|whore|bitch)", 2),
     # Calls to expose someone (doxxing intent; the PII itself is found by doxxing.py).
     _ko("doxxing_intent", r"신상 (?:털|공개|박제|유포|까)", 2),
     _en("doxxing_intent", r"dox(?:x)?(?:ed|ing|es)?", 2),

@@ -129,6 +129,26 @@ CASES = [
     ("카톡 아이디 abc123", {"kakao_id"}),
     ("kakao id: minji99", {"kakao_id"}),
     ("open.kakao.com/o/gAbCdEf", {"kakao_id"}),
+    # Gaps the newcomer issue found (item 14), each beside look-alikes that must stay quiet.
+    ("OO고등학교 2학년 3반 김모양", {"school_class"}),  # a masked school name
+    ("OO여고 다니는 애", {"school_class"}),
+    ("ㅇㅇ중 3학년 2반", {"school_class"}),
+    ("2학년 3반 체육대회", set()),
+    ("오늘 최고 3학년", set()),
+    ("테헤란로 123, 5층", {"address_kr"}),  # 도로명주소 without the city
+    ("주소는 정자로 45", {"address_kr"}),
+    ("월드컵북로45길 12 아파트", {"address_kr"}),
+    ("학교로 3시까지 와", set()),
+    ("마음대로 5번 해", set()),
+    ("새로 3개 샀어", set()),
+    ("she lives at 221 Baker Street, flat 2", {"address"}),
+    ("221B Baker Street", {"address"}),
+    ("Elm Street Cafe", set()),
+    ("meet at Main Street at 5", set()),
+    ("5 Guys on Main Street", set()),
+    ("top 10 street food", set()),
+    ("spread these pics of the slut everywhere", {"spread_call", "sexual_slur"}),
+    ("share the photos with everyone from the wedding", set()),
 ]
 
 
