@@ -82,7 +82,7 @@ def test_digests_arrive_in_the_recipients_language_and_say_nothing_sensitive(
 
     korean = inbox["liaison.ko@example.org"][0]
     text, html = _texts(korean)
-    assert "모더레이션 요약" in str(korean["Subject"])
+    assert "신고 검토 요약" in str(korean["Subject"])
     assert world.case_number in text and world.case_number in html
     assert "나에게 배정됨" in text  # the case is theirs
     assert f"요청 #{world.request_id}" in text  # due within 24 hours
