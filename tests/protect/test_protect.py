@@ -27,8 +27,10 @@ from moderation.protect import registration as protect
 from moderation.triage.reason_text import reason_text
 from tests.factories import (
     csrf_token,
+    login,
     make_image,
     make_platform,
+    make_user,
     post_report,
     report_body,
     run_worker_burst,
@@ -164,6 +166,13 @@ def test_a_rotated_copy_ranks_first_with_the_reason_and_withdrawal_stops_it(app,
             assert reason_text(top) == "촬영된 본인이 등록한 사진과 일치"
         view = protect.case_view(db.session, receipt.registration_id, SETTINGS)
         assert view.match_count == 1 and len(view.match_dates) == 1
+    make_user(app, "senior@example.org", role="senior")
+    assert login(client, "senior@example.org").status_code == 302
+    item = client.get(f"/review/{copy_id}?lang=ko").get_data(as_text=True)
+    assert "촬영된 본인이 보호를 위해 등록한 사진과 일치합니다" in item
+    assert "촬영된 본인이 등록한 사진과 일치" in item  # the ranking reason
+    assert "data-registered-match" not in client.get(f"/review/{other_id}").get_data(as_text=True)
+    with app.app_context():
         # Someone registering the same photo now does not see the earlier match.
         late = protect.register(db.session, _submission(photo), SETTINGS)
         assert protect.case_view(db.session, late.registration_id, SETTINGS).match_count == 0
