@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from models import utcnow
 from moderation.accounts.permissions import Action, can, permission_required
 from moderation.core.db import db
 from moderation.core.ids import page_number
@@ -54,4 +55,5 @@ def index() -> str | Response:
         age_choices=AGE_CHOICES,
         wellness=page.wellness,
         undoable=page.undoable,
+        now=utcnow(),
     )
