@@ -187,12 +187,12 @@
    * or the bitmap is larger than a texture may be. A 2D canvas stores premultiplied pixels, so
    * a translucent pixel comes back with its colour rounded (a fully transparent one black),
    * while Pillow keeps the colour channels as they are; WebGL hands them over untouched. */
-  function straightPixels(bitmap) {
+  function straightPixels(bitmap, width, height) {
     var canvas = document.createElement("canvas");
     var gl = canvas.getContext("webgl", { premultipliedAlpha: false });
     if (!gl) return null;
     var limit = gl.getParameter(gl.MAX_TEXTURE_SIZE);
-    if (bitmap.width > limit || bitmap.height > limit) return null;
+    if (width > limit || height > limit) return null;
     gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
     gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
     var texture = gl.createTexture();
@@ -201,9 +201,9 @@
     var framebuffer = gl.createFramebuffer();
     gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
-    var pixels = new Uint8Array(bitmap.width * bitmap.height * 4);
+    var pixels = new Uint8Array(width * height * 4);
     // Texture row 0 is the bitmap's top row and readPixels starts at row 0: no flip needed.
-    gl.readPixels(0, 0, bitmap.width, bitmap.height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+    gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
     var failed = gl.getError() !== gl.NO_ERROR;
     gl.deleteFramebuffer(framebuffer);
     gl.deleteTexture(texture);
@@ -217,17 +217,42 @@
     return false;
   }
 
-  /** Decoded pixels of an image file, upright as its EXIF orientation says (as Pillow's
-   * exif_transpose does on the server), without colour management (Pillow applies none).
-   * Resolves to {data, width, height}; rejects if the browser cannot decode it. */
-  function decode(file) {
+  /** An <img> of the file, for browsers whose createImageBitmap cannot take a Blob (or these
+   * options); <img> applies EXIF orientation too (CSS image-orientation: from-image). */
+  function imageOf(file) {
+    return new Promise(function (resolve, reject) {
+      var url = URL.createObjectURL(file);
+      var image = new Image();
+      image.onload = function () {
+        URL.revokeObjectURL(url);
+        resolve(image);
+      };
+      image.onerror = function () {
+        URL.revokeObjectURL(url);
+        reject(new Error("the browser cannot decode this file"));
+      };
+      image.src = url;
+    });
+  }
+
+  function bitmapOf(file) {
     var options = {
       imageOrientation: "from-image",
       colorSpaceConversion: "none",
       premultiplyAlpha: "none",
     };
-    return createImageBitmap(file, options).then(function (bitmap) {
-      var width = bitmap.width, height = bitmap.height;
+    if (typeof window.createImageBitmap !== "function") return imageOf(file);
+    return window.createImageBitmap(file, options).catch(function () {
+      return imageOf(file);
+    });
+  }
+
+  /** Decoded pixels of an image file, upright as its EXIF orientation says (as Pillow's
+   * exif_transpose does on the server), without colour management (Pillow applies none).
+   * Resolves to {data, width, height}; rejects if the browser cannot decode it. */
+  function decode(file) {
+    return bitmapOf(file).then(function (source) {
+      var width = source.naturalWidth || source.width, height = source.naturalHeight || source.height;
       var scaled = width * height > MAX_PIXELS;
       if (scaled) {
         var scale = Math.sqrt(MAX_PIXELS / (width * height));
@@ -238,11 +263,11 @@
       canvas.width = width;
       canvas.height = height;
       var context = canvas.getContext("2d", { willReadFrequently: true });
-      context.drawImage(bitmap, 0, 0, width, height);
+      context.drawImage(source, 0, 0, width, height);
       var pixels = context.getImageData(0, 0, width, height).data;
       canvas.width = canvas.height = 0; // let the browser free the pixels now
-      if (!scaled && hasTranslucency(pixels)) pixels = straightPixels(bitmap) || pixels;
-      bitmap.close();
+      if (!scaled && hasTranslucency(pixels)) pixels = straightPixels(source, width, height) || pixels;
+      if (source.close) source.close();
       return { data: pixels, width: width, height: height };
     });
   }
@@ -269,5 +294,11 @@
     return bits;
   }
 
-  window.PDQ = { fromRGBA: fromRGBA, fromFile: fromFile, decode: decode, distance: distance };
+  window.PDQ = {
+    fromRGBA: fromRGBA,
+    fromFile: fromFile,
+    decode: decode,
+    picture: bitmapOf,
+    distance: distance,
+  };
 })();

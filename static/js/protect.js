@@ -28,12 +28,15 @@
   }
 
   function thumbnail(file, canvas) {
-    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
-      var scale = Math.max(THUMB / bitmap.width, THUMB / bitmap.height);
-      var width = bitmap.width * scale, height = bitmap.height * scale;
+    // The same decoding as the hash (EXIF orientation applied), drawn small on this page.
+    return PDQ.picture(file).then(function (picture) {
+      var fullWidth = picture.naturalWidth || picture.width;
+      var fullHeight = picture.naturalHeight || picture.height;
+      var scale = Math.max(THUMB / fullWidth, THUMB / fullHeight);
+      var width = fullWidth * scale, height = fullHeight * scale;
       canvas.width = canvas.height = THUMB;
-      canvas.getContext("2d").drawImage(bitmap, (THUMB - width) / 2, (THUMB - height) / 2, width, height);
-      bitmap.close();
+      canvas.getContext("2d").drawImage(picture, (THUMB - width) / 2, (THUMB - height) / 2, width, height);
+      if (picture.close) picture.close();
     });
   }
 
