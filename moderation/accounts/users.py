@@ -6,7 +6,7 @@ Sign-in steps live in moderation/accounts/signin.py, invitations in invitations.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -136,6 +136,30 @@ def get_user(session: Session, user_id: int) -> User:
 
 def list_users(session: Session) -> list[User]:
     return list(session.execute(select(User).order_by(User.email)).scalars())
+
+
+def sign_in_facts(session: Session) -> tuple[dict[int, datetime], dict[int, datetime]]:
+    """For the staff page: each user's last sign-in (their newest session) and, for invitees
+    who have not set up yet, when their open invitation expires (missing: none open)."""
+    from sqlalchemy import func
+
+    from models import Invitation
+
+    last = dict(
+        session.execute(
+            select(UserSession.user_id, func.max(UserSession.created_at)).group_by(
+                UserSession.user_id
+            )
+        ).all()
+    )
+    pending = dict(
+        session.execute(
+            select(Invitation.user_id, func.max(Invitation.expires_at))
+            .where(Invitation.used_at.is_(None), Invitation.expires_at > utcnow())
+            .group_by(Invitation.user_id)
+        ).all()
+    )
+    return last, pending
 
 
 def open_session(session: Session, user: User) -> str:

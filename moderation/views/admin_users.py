@@ -45,6 +45,7 @@ def _list(invite_form: InviteForm | None = None, status: int = 200) -> tuple[str
         render_template(
             "admin/users.html",
             users=users.list_users(db.session),
+            sign_ins=users.sign_in_facts(db.session),
             invite_form=invite_form or InviteForm(),
             role_form=RoleForm(),
             action_form=ActionForm(),

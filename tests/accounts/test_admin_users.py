@@ -229,3 +229,19 @@ def test_admin_pages_need_csrf(app, client):
     assert client.post(f"/admin/users/{user_id}/disable").status_code == 400
     with app.app_context():
         assert db.session.get(User, user_id).active
+
+
+def test_the_staff_page_shows_last_sign_in_and_pending_invitations(app, client):
+    _admin(app, client)
+    _invite(client, "pending@example.org")
+    page = client.get("/admin/users/?lang=en").get_data(as_text=True)
+    pending = page.split('id="user-')[1:]
+    row = next(r for r in pending if "pending@example.org" in r)
+    assert "Invited, not set up" in row and "link expires" in row and "never" in row
+    admin_row = next(r for r in pending if "admin@example.org" in r)
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td>", admin_row)  # signed in just now
+    with app.app_context():
+        db.session.execute(update(Invitation).values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    page = client.get("/admin/users/?lang=en").get_data(as_text=True)
+    assert "Invitation expired" in page
