@@ -293,8 +293,8 @@ def case_view(session: Session, registration_id: int, settings: ProtectSettings)
     }
     matched: dict[int, datetime] = {}
     if claims:
-        # Bank signals are labelled with the bank kind; the entry id is in their details, so
-        # the candidates are read once and filtered here (a registration holds a few dozen).
+        # Bank signals are labelled with the bank kind and name the entry in their details
+        # (models/signals.py BankHit); the database narrows by both, each row is re-read here.
         rows = session.execute(
             select(Signal.report_id, Signal.created_at, Signal.details, Report.received_at)
             .join(Report, Report.id == Signal.report_id)
@@ -302,6 +302,7 @@ def case_view(session: Session, registration_id: int, settings: ProtectSettings)
                 Signal.kind == SignalKind.BANK,
                 Signal.label == BankKind.VICTIM_SUBMITTED,
                 Signal.created_at >= min(claims.values()),
+                Signal.details["entry_id"].as_integer().in_(sorted(claims)),
             )
         ).all()
         for report_id, found_at, details, received_at in rows:
