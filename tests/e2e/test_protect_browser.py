@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from models import BankEntry, Report, SignalType
+from models import BankEntry, ProtectHash, Report
 from moderation.core.db import db
 from moderation.media.analysis import analyse_image
 from moderation.media.imaging import ImageLimits
@@ -196,22 +196,24 @@ def test_register_through_the_page_match_withdraw_and_pins(app, page: Page, clie
     assert not [url for _m, url, body in requests if _carries_image(body, images)]
     assert all(url.startswith(page.url.split("/protect")[0]) for _m, url, _b in requests)
 
-    # The stored PDQ hashes are within the measured bound of Python's hashes of the files.
+    # Each file's stored PDQ is within the measured bound of Python's hash of that file: the
+    # page sends the photos in the order chosen, and the registration numbers them so (the
+    # two identical files count once), so stored hashes pair with files one to one.
     with app.app_context():
-        stored = set(
-            db.session.execute(
-                select(BankEntry.signal_value).where(BankEntry.signal_type == SignalType.PDQ)
-            ).scalars()
-        )
-        md5s = set(
-            db.session.execute(
-                select(BankEntry.signal_value).where(BankEntry.signal_type == SignalType.MD5)
-            ).scalars()
-        )
-    for data in images:
-        expected = python_pdq(data)
-        assert min(distance(expected, value) for value in stored) <= PDQ_JS_MAX_DISTANCE
-        assert hashlib.md5(data).hexdigest() in md5s  # noqa: S324 - bank format
+        rows = db.session.execute(
+            select(ProtectHash.image_index, BankEntry.signal_type, BankEntry.signal_value)
+            .join(BankEntry, BankEntry.id == ProtectHash.bank_entry_id)
+            .order_by(ProtectHash.image_index)
+        ).all()
+    stored: dict[int, dict[str, str]] = {}
+    for index, kind, value in rows:
+        stored.setdefault(index, {})[str(kind)] = value
+    unique = list({hashlib.md5(data).hexdigest(): data for data in reversed(images)}.items())  # noqa: S324
+    unique = sorted(unique, key=lambda item: images.index(item[1]))
+    assert len(stored) == len(unique)
+    for index, (md5, data) in enumerate(unique):
+        assert stored[index]["md5"] == md5
+        assert distance(stored[index]["pdq"], python_pdq(data)) <= PDQ_JS_MAX_DISTANCE, index
 
     # A platform report of a rotated, re-encoded copy ranks above unrelated reports.
     platform = make_platform(app)
