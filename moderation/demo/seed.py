@@ -30,6 +30,7 @@ from moderation.media.store import media_store_for
 from moderation.settings import settings_for
 
 DEMO_EMAIL = "demo@example.org"
+DEMO_BANK = "demo hotline list"
 DEMO_PLATFORM = "demo-platform"
 
 # Written for the demo; any likeness to real people or places is accidental.
@@ -171,6 +172,7 @@ def load_demo(app: Flask) -> dict[str, Any]:
         enqueue_after_commit(db.session, get_redis(), result.body["id"], report_input)
         created.append(result.body["id"])
     created.append(_portal_report(app, store))
+    _demo_bank(pictures)
     # The cluster of the first report and its re-share (DEMO_REPORTS' reuse_image_of) as a case.
     reshares = [created[0]] + [
         created[index] for index, item in enumerate(DEMO_REPORTS) if item.get("reuse_image_of") == 0
@@ -192,6 +194,21 @@ def load_demo(app: Flask) -> dict[str, Any]:
             **_demo_two_factor(app),
         },
     }
+
+
+def _demo_bank(pictures: dict[int, list[bytes]]) -> None:
+    """One small bank out of the box, holding the PDQ of a demo picture (as a hotline's list
+    would), so the demo's re-share of it shows a bank match and the bank pages have content."""
+    from moderation.banks.service import add_to_bank, create_bank, get_bank
+    from moderation.core.errors import NotFoundError
+    from moderation.media.imaging import hash_image
+
+    try:
+        bank = get_bank(db.session, DEMO_BANK)
+    except NotFoundError:
+        bank = create_bank(db.session, DEMO_BANK, kind="imported", actor_kind="cli")
+    picture = pictures[1][0]
+    add_to_bank(db.session, bank.id, "pdq", hash_image(picture)[1].pdq, source="demo")
 
 
 def _portal_report(app: Flask, store: Any) -> int:

@@ -11,12 +11,12 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from models import EntryStatus
+from models import ActionHint, BankKind, EntryStatus
 from moderation.accounts.permissions import Action, permission_required
 from moderation.banks import service as banks
 from moderation.banks.index import BankIndex
 from moderation.core.db import db
-from moderation.core.errors import ValidationError
+from moderation.core.errors import DomainError, ValidationError
 from moderation.core.ids import page_number
 from moderation.media.analysis import analyse_image
 from moderation.media.imaging import ImageDecodeError, ImageLimits
@@ -28,6 +28,7 @@ bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
 ADMIN_STATUSES = (EntryStatus.ACTIVE, EntryStatus.DISABLED, EntryStatus.WITHDRAWN)
 
 LABELS = {
+    "csam": lazy_gettext("Known CSAM list"),
     "victim_submitted": lazy_gettext("Victim-submitted"),
     "confirmed": lazy_gettext("Confirmed"),
     "imported": lazy_gettext("Imported"),
@@ -57,7 +58,12 @@ def _labels() -> dict[str, Any]:
 @permission_required(Action.MANAGE_BANKS)
 def index() -> str:
     """Every bank with entry counts, and the image query form. Admins only (403 otherwise)."""
-    return render_template("banks/index.html", summaries=banks.list_banks(db.session))
+    return render_template(
+        "banks/index.html",
+        summaries=banks.list_banks(db.session),
+        kinds=[str(kind) for kind in BankKind],
+        hints=[str(hint) for hint in ActionHint],
+    )
 
 
 @bp.get("/<int:bank_id>")
@@ -135,3 +141,27 @@ def query() -> tuple[str, int]:
         "pdq_quality": analysis.pdq_quality,
     }
     return render_template("banks/query.html", error=None, matches=matches, hashes=hashes), 200
+
+
+@bp.post("/")
+@permission_required(Action.MANAGE_BANKS)
+def create() -> Response:
+    """Create a bank from the page (the same service as `moderation bank create`)."""
+    try:
+        threshold = int(request.form.get("pdq_threshold", "31"))
+    except ValueError:
+        threshold = -1  # refused by the service with its own message
+    try:
+        bank = banks.create_bank(
+            db.session,
+            request.form.get("name", ""),
+            kind=request.form.get("kind", "other"),
+            pdq_threshold=threshold,
+            action_hint=request.form.get("action_hint", "raise_priority"),
+            actor_user_id=current_user.id,
+        )
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("banks.index"))
+    flash(_("Bank %(name)s created.", name=bank.name), "info")
+    return redirect(url_for("banks.entries", bank_id=bank.id))

@@ -176,3 +176,27 @@ def test_query_hashes_a_16_bit_grey_as_triage_does(app, client):
             select(AuditEvent).where(AuditEvent.action == "bank.query")
         ).scalar_one()
         assert event.details["pdq"] == triage.dihedral[0]
+
+
+def test_an_admin_creates_a_bank_on_the_page(app, client):
+    from tests.factories import csrf_token, login, make_user
+
+    make_user(app, "admin@example.org", "admin")
+    login(client, "admin@example.org")
+    page = client.get("/admin/banks/?lang=en").get_data(as_text=True)
+    created = client.post(
+        "/admin/banks/",
+        data={"csrf_token": csrf_token(page), "name": "hotline list", "kind": "csam",
+              "action_hint": "known_violation", "pdq_threshold": "20"},
+    )  # fmt: skip
+    assert created.status_code == 302 and "/admin/banks/" in created.headers["Location"]
+    listing = client.get("/admin/banks/?lang=en").get_data(as_text=True)
+    assert "hotline list" in listing and "Known CSAM list" in listing
+    again = client.post(
+        "/admin/banks/",
+        data={"csrf_token": csrf_token(page), "name": "hotline list", "pdq_threshold": "99"},
+        follow_redirects=True,
+    )
+    assert "already exists" in again.get_data(as_text=True) or "0 to 31" in again.get_data(
+        as_text=True
+    )

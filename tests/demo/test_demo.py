@@ -29,6 +29,9 @@ def test_demo_loads_reports_that_a_worker_triages(app, runner):
         assert set(statuses) == {ReportStatus.QUEUED, ReportStatus.ESCALATED}
         case = db.session.execute(select(Case)).scalar_one()
         assert case.number == summary["case"]
+        # The demo bank (a hotline's list) matches the demo's second report out of the box.
+        matched = db.session.get(Report, summary["reports"][1])
+        assert any(r["code"].startswith("bank.") for r in matched.priority_reasons)
         [sealed] = db.session.execute(select(SealedContact)).scalars().all()
         portal = db.session.get(Report, summary["reports"][-1])
         assert sealed.report_id == portal.id and portal.reporter_kind == "victim"

@@ -100,6 +100,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("banks.set_enabled", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     ("banks.set_status", "POST"): allow(ADMIN, UNKNOWN | PAGE_POST),
     ("banks.query", "POST"): allow(ADMIN, PAGE_POST),
+    ("banks.create", "POST"): allow(ADMIN, PAGE_POST),
     # The liaison workspace: liaisons, seniors, admins; opening from escalations: seniors, admins.
     ("cases.index", "GET"): allow(CASES, OK),
     ("cases.escalated", "GET"): allow(CASES, OK),
