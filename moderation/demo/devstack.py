@@ -178,6 +178,10 @@ def main() -> int:
             [*command, "demo"], env=env, check=True, capture_output=True, text=True
         )
         summary = json.loads(loaded.stdout)
+        # The logins and recovery codes, for the reader who needs them later (owner-only file).
+        login_file = DEMO_DIR / "login.json"
+        login_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        login_file.chmod(0o600)
         # WARNING: at INFO the periodic jobs (every few seconds) would scroll the login below
         # out of sight; failures still show, and /dashboard/jobs shows every job.
         processes.append(subprocess.Popen([*command, "worker", "--log-level", "WARNING"], env=env))
@@ -196,6 +200,8 @@ def main() -> int:
             "            (add it to an authenticator app, or print the current code with\n"
             f'            {sys.executable} -c "import pyotp; print(pyotp.TOTP('
             f"'{summary['login'].get('totp_secret', '')}').now())\")\n"
+            f"  Recovery  {', '.join(summary['login'].get('recovery_codes', [])[:2])} (first 2 of"
+            f" {len(summary['login'].get('recovery_codes', []))}; in .demo/login.json)\n"
             f"  Reports   {len(summary['reports'])} synthetic reports are being triaged\n"
             f"  Case      {summary.get('case', '-')} (http://127.0.0.1:{port}/cases/); liaison\n"
             f"            {summary.get('liaison_login', {}).get('email', '-')} / "

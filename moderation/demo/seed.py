@@ -238,10 +238,16 @@ def _demo_two_factor(app: Flask) -> dict[str, str]:
     `oathtool --totp -b SECRET` (or pyotp) to get the current 6-digit code."""
     from moderation.accounts.totp import open_secret, provisioning_uri
 
+    from moderation.accounts.totp import new_recovery_codes
+
     user = db.session.execute(select(User).where(User.email == DEMO_EMAIL)).scalar_one()
     if not user.totp_enabled:
         return {}
+    # Recovery codes too, as every enrolled account has them (a fresh set on every demo run).
+    codes = new_recovery_codes(db.session, user)
+    db.session.commit()
     return {
+        "recovery_codes": codes,
         "totp_secret": open_secret(app.config, user),
         "totp_uri": provisioning_uri(app.config, user),
     }

@@ -19,6 +19,7 @@ def test_demo_loads_reports_that_a_worker_triages(app, runner):
     summary = json.loads(result.output)
     assert len(summary["reports"]) == len(DEMO_REPORTS) + 1
     assert summary["login"]["email"] == "demo@example.org" and summary["login"]["totp_secret"]
+    assert len(summary["login"]["recovery_codes"]) == 10
     assert summary["case"].startswith("C-") and summary["liaison_login"]["email"]
     run_worker_burst(app)
     with app.app_context():
