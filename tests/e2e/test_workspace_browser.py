@@ -93,3 +93,23 @@ def test_a_liaison_lands_on_cases_and_the_case_page_renders(app, client, server,
         ".every(img => img.complete && img.naturalWidth > 0)"
     )
     assert re.search(r"C-\d{4}-\d{4}", page.content())
+
+
+def test_staff_pages_fit_a_phone(app, client, server, page, tmp_path):
+    """Newcomer issue item 13: staff pages were 905 px wide on a 390 px phone."""
+    from tests.cases.case_factories import fast_triage, triaged_cluster
+
+    fast_triage(app, tmp_path)
+    make_user(app, "lead@example.org", "senior")
+    triaged_cluster(app, client)
+    page.set_viewport_size({"width": 390, "height": 800})
+    _sign_in_as(app, page, "lead@example.org")
+    page.wait_for_url("**/")
+    SHOTS.mkdir(exist_ok=True)
+    for path, name in (("/", "queue"), ("/cases/", "cases"), ("/review/history/", "history"),
+                       ("/dashboard/", "dashboard")):  # fmt: skip
+        for lang in ("ko", "en"):
+            page.goto(f"{path}?lang={lang}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            page.screenshot(path=str(SHOTS / f"phone-{name}-{lang}.png"), full_page=True)
+            assert width <= 400, (path, lang, width)
