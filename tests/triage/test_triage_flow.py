@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from datetime import timedelta
 
 from PIL import Image
@@ -50,7 +51,9 @@ def test_report_flows_through_worker_to_queue_page(app, client):
     login(client)
     page = client.get("/").get_data(as_text=True)
     assert f'data-report-id="{report_id}"' in page
-    assert expected.pdq in page
+    # The queue shows a blurred thumbnail and the media count, never a raw hash.
+    assert re.search(r'class="queue-thumb" src="/review/media/\d+/preview\.jpg"', page)
+    assert "1 medium" in page and expected.pdq not in page
 
 
 def test_status_api_needs_the_platforms_token(app, client):
