@@ -169,7 +169,11 @@ DEFAULTS: dict[str, Any] = {
     "CRON_CALLBACK_INTERVAL_SECONDS": 5,
     "CALLBACK_TIMEOUT": 15,
     "CALLBACK_ALLOW_HOSTS": "",
-    "CALLBACK_RETRY_SECONDS": "",  # empty: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
+    "CALLBACK_RETRY_SECONDS": "",
+    # Decide exact re-shares (same bytes) of confirmed content as the original was decided, by
+    # the system, undoable for this long (moderation/outcomes/auto_decide.py). Off by default.
+    "AUTO_DECIDE_RESHARES": False,
+    "AUTO_DECIDE_UNDO_MINUTES": 60,  # empty: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
     # Cases (moderation/cases): the first referral to police is due this long after opening.
     "CASE_REFERRAL_HOURS": 24,
     # Days originals are kept after the decision became final, per outcome; unheld media past

@@ -22,6 +22,7 @@ from moderation.intake.mastodon import MastodonSettings
 from moderation.intake.portal import PortalSettings
 from moderation.intake.service import IntakeLimits
 from moderation.notifications.settings import NotificationSettings
+from moderation.outcomes.auto_decide import AutoDecideSettings
 from moderation.outcomes.callbacks import CallbackSettings
 from moderation.review.settings import ReviewSettings
 from moderation.review.wellness import WellnessSettings
@@ -43,6 +44,7 @@ class Settings:
     portal: PortalSettings
     bank_index: IndexSettings
     callbacks: CallbackSettings
+    auto_decide: AutoDecideSettings
     notifications: NotificationSettings
 
     def bank_index_handle(self) -> BankIndex:
@@ -80,6 +82,7 @@ def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
         ),
         bank_index=IndexSettings.from_config(config),
         callbacks=CallbackSettings.from_config(config),
+        auto_decide=AutoDecideSettings.from_config(config),
         notifications=NotificationSettings.from_config(config),
     )
 

@@ -25,14 +25,18 @@ def _job_id() -> str:
 
 def triage_report(report_id: int) -> str:
     """Hash, classify and prioritise one report. Idempotent: a done report is skipped."""
+    from moderation.outcomes.auto_decide import auto_decide
+
     with app_context() as app:
         log.info("[%s] triage report %s", _job_id(), report_id)
-        return triage.triage_report(
-            db.session,
-            media_store_for(app.config),
-            int(report_id),
-            settings_for(app).triage,
+        settings = settings_for(app)
+        outcome = triage.triage_report(
+            db.session, media_store_for(app.config), int(report_id), settings.triage
         )
+        # An exact re-share of confirmed content may be decided at once (off by default).
+        if auto_decide(db.session, int(report_id), settings.auto_decide):
+            log.info("[%s] report %s decided as an exact re-share", _job_id(), report_id)
+        return outcome
 
 
 def rescore_report(report_id: int) -> bool:

@@ -236,9 +236,7 @@ def _portal_report(app: Flask, store: Any) -> int:
 def _demo_two_factor(app: Flask) -> dict[str, str]:
     """The demo login's TOTP secret and URI: add either to an authenticator app, or run
     `oathtool --totp -b SECRET` (or pyotp) to get the current 6-digit code."""
-    from moderation.accounts.totp import open_secret, provisioning_uri
-
-    from moderation.accounts.totp import new_recovery_codes
+    from moderation.accounts.totp import new_recovery_codes, open_secret, provisioning_uri
 
     user = db.session.execute(select(User).where(User.email == DEMO_EMAIL)).scalar_one()
     if not user.totp_enabled:

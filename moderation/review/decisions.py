@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, false, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -262,9 +262,10 @@ def lock_batch(session: Session, batch_id: str) -> list[int]:
     )
 
 
-def undo(session: Session, batch_id: str, user_id: int) -> list[int]:
-    """Delete our pending decisions of `batch_id` while the window is open; commits and returns
-    the report ids given back. Raises ConflictError once the decisions are final (or gone)."""
+def undo(session: Session, batch_id: str, user_id: int, *, system_too: bool = False) -> list[int]:
+    """Delete our pending decisions of `batch_id` while the window is open (`system_too`: also
+    a batch the system decided, for seniors); commits and returns the report ids given back.
+    Raises ConflictError once the decisions are final (or gone)."""
     now = utcnow()
     ids = lock_batch(session, batch_id)
     rows = (
@@ -285,7 +286,7 @@ def undo(session: Session, batch_id: str, user_id: int) -> list[int]:
         delete(Decision)
         .where(
             Decision.batch_id == batch_id,
-            Decision.user_id == user_id,
+            or_(Decision.user_id == user_id, Decision.user_id.is_(None) if system_too else false()),
             Decision.state == DecisionState.PENDING.value,
         )
         .execution_options(synchronize_session=False)

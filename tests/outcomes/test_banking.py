@@ -137,3 +137,48 @@ def test_a_senior_adds_a_report_to_the_confirmed_bank_from_the_item_page(app, cl
     reshare = _post(app, client, platform, _rotated_copy())
     run_worker_burst(app)
     assert "bank.confirmed" in _reasons(app, reshare)[1]
+
+
+def test_exact_reshares_are_decided_automatically_only_when_switched_on(app, client, tmp_path):
+    from models import AuditEvent, Decision
+    from moderation.review import finalize
+    from tests.factories import csrf_token, login, make_user
+
+    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
+    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
+    app.config["CLASSIFIER_MODEL"] = ""
+    platform = make_platform(app)
+    first = _post(app, client, platform, ORIGINAL)
+    run_worker_burst(app)
+    decide(app, first, "remove.ncii")
+    off = _post(app, client, platform, ORIGINAL)  # the same bytes, with the switch off
+    run_worker_burst(app)
+    with app.app_context():
+        assert db.session.execute(select(Decision).where(Decision.report_id == off)).first() is None
+
+    app.config["AUTO_DECIDE_RESHARES"] = True
+    exact = _post(app, client, platform, ORIGINAL)
+    near = _post(app, client, platform, _rotated_copy())  # a near copy still goes to a person
+    run_worker_burst(app)
+    with app.app_context():
+        auto = db.session.execute(select(Decision).where(Decision.report_id == exact)).scalar_one()
+        assert (auto.user_id, auto.action, auto.state) == (None, "remove.ncii", "pending")
+        assert (
+            db.session.execute(select(Decision).where(Decision.report_id == near)).first() is None
+        )
+        assert (
+            db.session.execute(select(AuditEvent).where(AuditEvent.action == "decision.auto"))
+            .scalar_one()
+            .actor_kind
+            == "system"
+        )
+    # A senior may undo it while its window is open; a moderator may not.
+    make_user(app, "lead@example.org", "senior")
+    senior = app.test_client()
+    login(senior, "lead@example.org")
+    page = senior.get(f"/review/{exact}?lang=en").get_data(as_text=True)
+    assert "Undo the automatic decision" in page
+    senior.post(f"/review/undo/{auto.batch_id}", data={"csrf_token": csrf_token(page)})
+    with app.app_context():
+        assert db.session.get(Decision, auto.id) is None
+        finalize.finalize_due(db.session)

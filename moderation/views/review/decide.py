@@ -154,6 +154,11 @@ def start() -> Response:
 @permission_required(Action.DECIDE)
 def undo(batch_id: str) -> Response:
     """Undo our decision batch while its window is open; 409 once it is final."""
-    report_ids = decisions.undo(db.session, batch_id[:36], current_user.id)
+    report_ids = decisions.undo(
+        db.session,
+        batch_id[:36],
+        current_user.id,
+        system_too=can(current_user, Action.DECIDE_APPEALS),
+    )
     flash(_("Decision undone."), "info")
     return redirect(url_for("review.item", report_id=report_ids[0], **queue_filters().as_args()))
