@@ -58,3 +58,52 @@ def device_cookie_value(
     device_id = previous.device_id if previous else secrets.token_urlsafe(16)
     payload = {"d": device_id, "s": merged[:MAX_SUBJECTS]}
     return _serializer(secret_key, purpose).dumps(payload)
+
+
+@dataclass(frozen=True)
+class BrowserDevice:
+    """One kind of device cookie as a view uses it: its cookie name, its purpose (the signing
+    salt) and the endpoint whose path scopes it. The sign-in, portal and protect pages each
+    have one; the key signs it (a keyed-digest key or SECRET_KEY)."""
+
+    cookie: str
+    purpose: str
+    endpoint: str
+
+    @staticmethod
+    def max_age() -> int:
+        from flask import current_app
+
+        return int(float(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
+
+    def read(self, key: str) -> Device | None:
+        """This request's browser device, if it carries a valid cookie."""
+        from flask import request
+
+        return read_device(key, self.purpose, request.cookies.get(self.cookie), self.max_age())
+
+    def throttle_key(self, key: str, subject: str) -> str:
+        """The throttle key for `subject`: this browser's own budget if it proved the subject
+        before, else the subject's shared one."""
+        device = self.read(key)
+        return (device.throttle_key(subject) if device else None) or subject
+
+    def remember(self, key: str, subjects: tuple[str, ...]) -> None:
+        """Set (on this request's response) a cookie proving `subjects` too."""
+        from flask import Response, after_this_request, current_app, url_for
+
+        value = device_cookie_value(key, self.purpose, subjects, self.read(key))
+        path = url_for(self.endpoint)
+
+        @after_this_request
+        def _set(response: Response) -> Response:
+            response.set_cookie(
+                self.cookie,
+                value,
+                max_age=self.max_age(),
+                path=path,
+                secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+                httponly=True,
+                samesite="Strict",
+            )
+            return response

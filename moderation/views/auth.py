@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    after_this_request,
     current_app,
     flash,
     redirect,
@@ -30,7 +29,7 @@ from moderation.accounts.login import account_settings, start_browser_session
 from moderation.accounts.permissions import Action, can
 from moderation.accounts.users import get_user, sign_out
 from moderation.core.db import db
-from moderation.core.device_cookies import Device, device_cookie_value, read_device
+from moderation.core.device_cookies import BrowserDevice, Device
 from moderation.core.errors import AuthenticationError, ValidationError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
@@ -102,18 +101,12 @@ def _email_subject(email: str) -> str:
     return "email:" + account_settings().email_digest(email)[:32]
 
 
-def _device_max_age() -> int:
-    return int(float(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
+_DEVICE = BrowserDevice(_DEVICE_COOKIE, _DEVICE_PURPOSE, "auth.login")
 
 
 def _device() -> Device | None:
     """This browser's device cookie, if it carries a valid one."""
-    return read_device(
-        account_settings().digest_key,
-        _DEVICE_PURPOSE,
-        request.cookies.get(_DEVICE_COOKIE),
-        _device_max_age(),
-    )
+    return _DEVICE.read(account_settings().digest_key)
 
 
 def _account_key() -> str:
@@ -126,31 +119,14 @@ def _account_key() -> str:
         subject = f"account:{pending.get('uid')}"
     else:
         subject = _email_subject(request.form.get("email") or "")
-    device = _device()
-    return (device.throttle_key(subject) if device else None) or subject
+    return _DEVICE.throttle_key(account_settings().digest_key, subject)
 
 
 def _remember_device(user: Any) -> None:
     """Give this browser (after a successful sign-in) a device cookie for `user`'s account."""
-    value = device_cookie_value(
-        account_settings().digest_key,
-        _DEVICE_PURPOSE,
-        (_email_subject(user.email), f"account:{user.id}"),
-        _device(),
+    _DEVICE.remember(
+        account_settings().digest_key, (_email_subject(user.email), f"account:{user.id}")
     )
-
-    @after_this_request
-    def _set(response: Response) -> Response:
-        response.set_cookie(
-            _DEVICE_COOKIE,
-            value,
-            max_age=_device_max_age(),
-            path=url_for("auth.login"),
-            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-            httponly=True,
-            samesite="Strict",
-        )
-        return response
 
 
 def _too_many() -> str:

@@ -18,7 +18,6 @@ import time
 from flask import (
     Blueprint,
     Response,
-    after_this_request,
     current_app,
     redirect,
     render_template,
@@ -34,7 +33,7 @@ from wtforms.validators import DataRequired, Length
 
 from models import Category
 from moderation.core.db import db
-from moderation.core.device_cookies import Device, device_cookie_value, read_device
+from moderation.core.device_cookies import BrowserDevice
 from moderation.core.errors import ValidationError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
@@ -132,24 +131,13 @@ def _case_subject(number: str | None) -> str:
     return "case:" + keyed_digest(current_app.config["SECRET_KEY"], number)[:32]
 
 
-def _device_max_age() -> int:
-    return int(float(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
-
-
-def _device() -> Device | None:
-    return read_device(
-        current_app.config["SECRET_KEY"],
-        _DEVICE_PURPOSE,
-        request.cookies.get(_DEVICE_COOKIE),
-        _device_max_age(),
-    )
+_DEVICE = BrowserDevice(_DEVICE_COOKIE, _DEVICE_PURPOSE, "protect.open_case")
 
 
 def _case_key() -> str:
     """The case being tried; a browser that proved it knows the case gets its own budget."""
     subject = _case_subject(normalise_receipt_number(request.form.get("case")))
-    device = _device()
-    return (device.throttle_key(subject) if device else None) or subject
+    return _DEVICE.throttle_key(current_app.config["SECRET_KEY"], subject)
 
 
 def _wrong_pin(response: Response) -> bool:
@@ -157,22 +145,7 @@ def _wrong_pin(response: Response) -> bool:
 
 
 def _remember_case(number: str) -> None:
-    value = device_cookie_value(
-        current_app.config["SECRET_KEY"], _DEVICE_PURPOSE, (_case_subject(number),), _device()
-    )
-
-    @after_this_request
-    def _set(response: Response) -> Response:
-        response.set_cookie(
-            _DEVICE_COOKIE,
-            value,
-            max_age=_device_max_age(),
-            path=url_for("protect.open_case"),
-            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-            httponly=True,
-            samesite="Strict",
-        )
-        return response
+    _DEVICE.remember(current_app.config["SECRET_KEY"], (_case_subject(number),))
 
 
 def _open_registration() -> int | None:

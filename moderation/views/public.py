@@ -15,7 +15,6 @@ import time
 from flask import (
     Blueprint,
     Response,
-    after_this_request,
     current_app,
     flash,
     redirect,
@@ -39,7 +38,7 @@ from wtforms.validators import DataRequired, Length
 
 from models import Category, Report
 from moderation.core.db import db
-from moderation.core.device_cookies import Device, device_cookie_value, read_device
+from moderation.core.device_cookies import BrowserDevice
 from moderation.core.errors import ValidationError
 from moderation.core.limits import limiter
 from moderation.core.redis_conn import get_redis
@@ -121,24 +120,13 @@ def _receipt_subject(number: str | None) -> str:
     return "receipt:" + keyed_digest(current_app.config["SECRET_KEY"], number)[:32]
 
 
-def _device_max_age() -> int:
-    return int(float(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
-
-
-def _device() -> Device | None:
-    return read_device(
-        current_app.config["SECRET_KEY"],
-        _DEVICE_PURPOSE,
-        request.cookies.get(_DEVICE_COOKIE),
-        _device_max_age(),
-    )
+_DEVICE = BrowserDevice(_DEVICE_COOKIE, _DEVICE_PURPOSE, "public.status")
 
 
 def _receipt_key() -> str:
     """The receipt being tried; a browser that proved it owns the receipt gets its own key."""
     subject = _receipt_subject(victim_reports.normalise_receipt_number(request.form.get("receipt")))
-    device = _device()
-    return (device.throttle_key(subject) if device else None) or subject
+    return _DEVICE.throttle_key(current_app.config["SECRET_KEY"], subject)
 
 
 def _wrong_pin(response: Response) -> bool:
@@ -148,22 +136,7 @@ def _wrong_pin(response: Response) -> bool:
 
 def _remember_receipt(number: str) -> None:
     """Give this browser a device cookie for the receipt `number` (it filed it, or knew its PIN)."""
-    value = device_cookie_value(
-        current_app.config["SECRET_KEY"], _DEVICE_PURPOSE, (_receipt_subject(number),), _device()
-    )
-
-    @after_this_request
-    def _set(response: Response) -> Response:
-        response.set_cookie(
-            _DEVICE_COOKIE,
-            value,
-            max_age=_device_max_age(),
-            path=url_for("public.status"),
-            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-            httponly=True,
-            samesite="Strict",
-        )
-        return response
+    _DEVICE.remember(current_app.config["SECRET_KEY"], (_receipt_subject(number),))
 
 
 def _too_many() -> str:
