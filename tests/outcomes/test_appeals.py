@@ -11,6 +11,7 @@ from sqlalchemy import select
 from models import Appeal, BankEntry, CallbackDelivery, EntryStatus
 from moderation.core.db import db
 from moderation.outcomes import appeals
+from tests.cases.case_factories import fast_triage
 from tests.factories import (
     csrf_token,
     login,
@@ -26,9 +27,7 @@ from tests.outcomes.outcome_factories import decide
 
 
 def _setup(app, client, tmp_path):
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app)
     report_id = post_report(client, platform, report_body([make_image(61)])).get_json()["id"]
     run_worker_burst(app)

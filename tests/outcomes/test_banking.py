@@ -12,6 +12,7 @@ from sqlalchemy import select
 from models import Bank, BankEntry, EntryStatus, Report
 from moderation.core.db import db
 from moderation.outcomes import effects
+from tests.cases.case_factories import fast_triage
 from tests.factories import make_image, make_platform, post_report, report_body, run_worker_burst
 from tests.outcomes.outcome_factories import decide
 
@@ -37,9 +38,7 @@ def _reasons(app, report_id: int) -> tuple[int, list[str]]:
 
 
 def test_a_removal_banks_the_content_and_a_reversal_withdraws_it(app, client, tmp_path):
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app)
     first = _post(app, client, platform, ORIGINAL)
     run_worker_burst(app)
@@ -71,9 +70,7 @@ def test_a_removal_banks_the_content_and_a_reversal_withdraws_it(app, client, tm
 
 
 def test_an_entry_confirmed_twice_survives_one_reversal(app, client, tmp_path):
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app)
     first = _post(app, client, platform, ORIGINAL)
     second = _post(app, client, platform, ORIGINAL)  # the same bytes, reported again
@@ -88,9 +85,7 @@ def test_an_entry_confirmed_twice_survives_one_reversal(app, client, tmp_path):
 
 
 def test_no_violation_banks_nothing_and_an_emptied_policy_list_stops_banking(app, client, tmp_path):
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app)
     ids = [_post(app, client, platform, make_image(seed)) for seed in (43, 44, 45)]
     run_worker_burst(app)
@@ -111,9 +106,7 @@ def test_no_violation_banks_nothing_and_an_emptied_policy_list_stops_banking(app
 def test_a_senior_adds_a_report_to_the_confirmed_bank_from_the_item_page(app, client, tmp_path):
     from tests.factories import csrf_token, login, make_user
 
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app)
     first = _post(app, client, platform, ORIGINAL)
     run_worker_burst(app)
@@ -144,9 +137,7 @@ def test_exact_reshares_are_decided_automatically_only_when_switched_on(app, cli
     from moderation.review import finalize
     from tests.factories import csrf_token, login, make_user
 
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app)
     first = _post(app, client, platform, ORIGINAL)
     run_worker_burst(app)

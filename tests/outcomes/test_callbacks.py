@@ -16,6 +16,7 @@ from models import AuditEvent, CallbackAttempt, CallbackDelivery, DeliveryState,
 from moderation.core.db import db
 from moderation.outcomes import callbacks
 from moderation.settings import settings_for
+from tests.cases.case_factories import fast_triage
 from tests.factories import make_image, make_platform, post_report, report_body, run_worker_burst
 from tests.outcomes.outcome_factories import decide, payload, receiver
 
@@ -27,9 +28,7 @@ def _cli(app, *args: str) -> dict:
 
 
 def _report(app, client, tmp_path, slug: str = "acme", seed: int = 5) -> int:
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     platform = make_platform(app, slug)
     response = post_report(client, platform, report_body([make_image(seed)], external_id="post-9"))
     assert response.status_code == 202

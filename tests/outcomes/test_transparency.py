@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from models import Decision, Report, utcnow
 from moderation.core.db import db
 from moderation.outcomes import appeals
+from tests.cases.case_factories import fast_triage
 from tests.factories import (
     login,
     make_image,
@@ -28,9 +29,7 @@ from tests.outcomes.outcome_factories import decide
 
 
 def test_figures_equal_the_rows(app, client, tmp_path):
-    app.config["MEDIA_INDEX_DIR"] = str(tmp_path / "media-index")
-    app.config["BANK_INDEX_DIR"] = str(tmp_path / "bank-index")
-    app.config["CLASSIFIER_MODEL"] = ""
+    fast_triage(app, tmp_path)
     app.config["SLA_HOURS"] = {"default": 24}
     platform = make_platform(app)
     flagger = make_platform(app, "helpline", kind="trusted_flagger")
