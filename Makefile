@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps translations lint bench clean
+.PHONY: demo test test-faults install system-deps translations lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: system-deps install
 	$(VENV)/bin/ruff check moderation models workers tests bench
 	$(PY) -m pytest -q -n 2 --dist loadfile
 	MODERATION_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -n 2 --dist loadfile -m db
+
+# Fault injection (tests/faults/): real worker processes killed mid-job. Also part of `make test`.
+test-faults: system-deps install
+	$(PY) -m pytest -q tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check moderation models workers tests bench

@@ -128,6 +128,8 @@ class Report(Base):
     reported_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     triage_started_at: Mapped[datetime | None]
+    # Stamped every few seconds while a worker triages the report (moderation/triage/heartbeat.py).
+    triage_heartbeat_at: Mapped[datetime | None]
     queued_at: Mapped[datetime | None]
     triage_attempts: Mapped[int] = mapped_column(default=0)
 

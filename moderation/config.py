@@ -113,9 +113,12 @@ DEFAULTS: dict[str, Any] = {
     # Outbox: reports still pending this long are re-enqueued by the sweeper.
     "SWEEP_PENDING_AFTER_SECONDS": 120,
     "TRIAGE_STALE_AFTER_SECONDS": 900,
+    # A report triaging with no worker heartbeat for this long lost its worker (it beats every
+    # 10 s): the sweeper gives it back at once instead of after TRIAGE_STALE_AFTER_SECONDS.
+    "TRIAGE_DEAD_AFTER_SECONDS": 45,
     # Triage attempts (claims) after which a report's pending media are failed, not retried.
     "TRIAGE_MAX_ATTEMPTS": 3,
-    "CRON_SWEEP_INTERVAL_SECONDS": 60,
+    "CRON_SWEEP_INTERVAL_SECONDS": 30,
     # Audit events are sealed into the hash chain by this periodic job (seconds between runs).
     "CRON_AUDIT_SEAL_INTERVAL_SECONDS": 5,
     # Priority weights: see moderation/triage/policy.py for what each means.

@@ -13,6 +13,7 @@ from moderation.media.store import media_store_for
 from moderation.settings import settings_for
 from moderation.triage import pipeline as triage
 from moderation.triage import sweeper
+from moderation.triage.heartbeat import heartbeat
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,11 @@ def triage_report(report_id: int) -> str:
     with app_context() as app:
         log.info("[%s] triage report %s", _job_id(), report_id)
         settings = settings_for(app)
-        outcome = triage.triage_report(
-            db.session, media_store_for(app.config), int(report_id), settings.triage
-        )
+        # The heartbeat tells the sweeper this report's worker is alive (triage/heartbeat.py).
+        with heartbeat(db.engine, int(report_id)):
+            outcome = triage.triage_report(
+                db.session, media_store_for(app.config), int(report_id), settings.triage
+            )
         # An exact re-share of confirmed content may be decided at once (off by default).
         if auto_decide(db.session, int(report_id), settings.auto_decide):
             log.info("[%s] report %s decided as an exact re-share", _job_id(), report_id)

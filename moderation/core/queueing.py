@@ -130,24 +130,29 @@ def job_is_waiting(connection: Redis, job_id: str) -> bool:
     )
 
 
-def _enqueue_once(spec: JobSpec, connection: Redis, job_id: str, report_id: int) -> Job | None:
+def _enqueue_once(
+    spec: JobSpec, connection: Redis, job_id: str, report_id: int, replace: bool = False
+) -> Job | None:
     """Enqueue `spec` for one object (a report, a delivery) under a derived job id, unless that
     job is already waiting."""
     try:
         # The common case (no such job) costs one atomic round trip.
         return enqueue(spec, connection, report_id, job_id=job_id, unique=True)
     except DuplicateJobError:
-        if job_is_waiting(connection, job_id):
+        if not replace and job_is_waiting(connection, job_id):
             return None
         # A finished or failed job of the same report: replace it (the sweeper's rescue path).
         return enqueue(spec, connection, report_id, job_id=job_id)
 
 
-def enqueue_triage(connection: Redis, report_id: int, urgent: bool = False) -> Job | None:
+def enqueue_triage(
+    connection: Redis, report_id: int, urgent: bool = False, replace: bool = False
+) -> Job | None:
     """Enqueue triage of one report under its derived job id (on the urgent queue if `urgent`),
-    unless it is already waiting on either."""
+    unless it is already waiting on either; `replace`: even if its job says it is running (the
+    sweeper knows, from the heartbeat, that its worker died)."""
     spec = TRIAGE_REPORT_URGENT if urgent else TRIAGE_REPORT
-    return _enqueue_once(spec, connection, triage_job_id(report_id), report_id)
+    return _enqueue_once(spec, connection, triage_job_id(report_id), report_id, replace)
 
 
 def enqueue_callback(connection: Redis, delivery_id: int) -> Job | None:
