@@ -146,7 +146,7 @@ def platform_rotate(slug: str, secret: str | None, as_json: bool) -> None:
 def platform_set_callback(slug: str, url: str | None, clear: bool, as_json: bool) -> None:
     """Set the URL decision callbacks are sent to; prints the outbound signing secret the
     first time (shown once)."""
-    from moderation.outcomes.callbacks import set_callback
+    from moderation.outcomes.callback_admin import set_callback
 
     if not url and not clear:
         _fail(DomainError("give a URL, or --clear", code="invalid_callback"), as_json)
@@ -170,7 +170,7 @@ def platform_set_callback(slug: str, url: str | None, clear: bool, as_json: bool
 @with_appcontext
 def platform_rotate_callback(slug: str, as_json: bool) -> None:
     """Issue a new outbound signing secret; callbacks carry both signatures for seven days."""
-    from moderation.outcomes.callbacks import rotate_callback_secret
+    from moderation.outcomes.callback_admin import rotate_callback_secret
 
     try:
         secret = rotate_callback_secret(db.session, slug)

@@ -42,7 +42,7 @@ from models import (
 )
 from moderation.audit import events as audit
 from moderation.core.errors import ConflictError, NotFoundError
-from moderation.intake.signatures import new_webhook_secret, sign_standard
+from moderation.intake.signatures import sign_standard
 from moderation.media.fetching import FetchError, FetchPolicy, Resolver
 from moderation.media.fetching.policy import host_list
 from moderation.media.fetching.post import PostAnswer, post_json
@@ -336,73 +336,3 @@ def redeliver(
     if result is None:
         raise ConflictError("a worker is sending this delivery right now; try again shortly")
     return result
-
-
-def set_callback(session: Session, slug: str, url: str | None) -> str | None:
-    """Set (or with None clear) a platform's callback URL and commit. A platform without an
-    outbound secret gets one, returned so it can be shown once; None if it already had one."""
-    from moderation.intake.platforms import get_platform, validate_callback_url
-
-    platform = get_platform(session, slug)
-    platform.callback_url = validate_callback_url(url) if url else None
-    created = None
-    if url and not platform.callback_secret:
-        created = platform.callback_secret = new_webhook_secret()
-    audit.record(
-        session,
-        "platform.set_callback",
-        actor_kind="cli",
-        object_type="platform",
-        object_id=platform.id,
-        details={"enabled": bool(url)},
-    )
-    session.commit()
-    return created
-
-
-def rotate_callback_secret(session: Session, slug: str) -> str:
-    """A new outbound secret; the old one keeps signing (beside it) for 7 days. Commits."""
-    from moderation.intake.platforms import ROTATION_GRACE, get_platform
-
-    platform = get_platform(session, slug)
-    if platform.callback_secret:
-        platform.previous_callback_secret = platform.callback_secret
-        platform.previous_callback_secret_expires_at = utcnow() + ROTATION_GRACE
-    platform.callback_secret = new_webhook_secret()
-    audit.record(
-        session,
-        "platform.rotate_callback_secret",
-        actor_kind="cli",
-        object_type="platform",
-        object_id=platform.id,
-    )
-    session.commit()
-    return platform.callback_secret
-
-
-@dataclass(frozen=True)
-class DeliveryPage:
-    deliveries: list[CallbackDelivery]
-    page: int
-    per_page: int
-    total: int
-
-
-def deliveries_page(
-    session: Session, *, state: str | None = None, page: int = 1, per_page: int = 50
-) -> DeliveryPage:
-    """Newest first, with their attempts, for the admin page."""
-    from sqlalchemy import func
-    from sqlalchemy.orm import selectinload
-
-    query = select(CallbackDelivery)
-    if state:
-        query = query.where(CallbackDelivery.state == state)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(
-        query.options(selectinload(CallbackDelivery.attempt_log))
-        .order_by(CallbackDelivery.id.desc())
-        .offset((max(page, 1) - 1) * per_page)
-        .limit(per_page)
-    ).scalars()
-    return DeliveryPage(list(rows), max(page, 1), per_page, int(total))

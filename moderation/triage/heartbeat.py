@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import Report, ReportStatus, utcnow
 
@@ -44,7 +45,7 @@ def heartbeat(engine: Engine, report_id: int, every: float = HEARTBEAT_SECONDS) 
         while not stop.wait(every):
             try:
                 beat(engine, report_id)
-            except Exception as exc:  # noqa: BLE001 - a missed beat is retried; never fatal
+            except SQLAlchemyError as exc:  # the database blinked: the next beat retries
                 log.warning(
                     "triage heartbeat of report %s missed: %s", report_id, type(exc).__name__
                 )

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from models import ActionHint, BankKind, EntryStatus
 from moderation.accounts.permissions import Action, permission_required
+from moderation.banks import search as bank_search
 from moderation.banks import service as banks
 from moderation.banks.index import BankIndex
 from moderation.core.db import db
@@ -76,12 +77,12 @@ def entries(bank_id: int) -> tuple[str, int]:
     error = None
     status = 200
     try:
-        listing = banks.entries_page(
+        listing = bank_search.entries_page(
             db.session, _bank_index(), bank.id, page=page, query=query or None
         )
     except ValidationError as exc:
         error, status = exc.message, 422
-        listing = banks.entries_page(db.session, _bank_index(), bank.id, page=1)
+        listing = bank_search.entries_page(db.session, _bank_index(), bank.id, page=1)
     page_html = render_template(
         "banks/entries.html",
         bank=bank,
@@ -133,7 +134,9 @@ def query() -> tuple[str, int]:
     except ImageDecodeError as exc:
         page = render_template("banks/query.html", error=str(exc), matches=None, hashes=None)
         return page, 422
-    matches = banks.query_image(db.session, _bank_index(), analysis, actor_user_id=current_user.id)
+    matches = bank_search.query_image(
+        db.session, _bank_index(), analysis, actor_user_id=current_user.id
+    )
     hashes = {
         "sha256": analysis.sha256,
         "md5": analysis.md5,

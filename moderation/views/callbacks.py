@@ -15,7 +15,7 @@ from models import DeliveryState, Platform
 from moderation.accounts.permissions import Action, permission_required
 from moderation.core.db import db
 from moderation.core.ids import page_number
-from moderation.outcomes import callbacks
+from moderation.outcomes import callback_admin, callbacks
 from moderation.settings import settings_for
 
 bp = Blueprint("callbacks", __name__, url_prefix="/admin/callbacks")
@@ -39,7 +39,7 @@ def index() -> str:
     state = request.args.get("state", default="", type=str)
     if state not in {str(s) for s in DeliveryState}:
         state = ""
-    listing = callbacks.deliveries_page(
+    listing = callback_admin.deliveries_page(
         db.session, state=state or None, page=request.args.get("page", 1, type=page_number)
     )
     slugs = dict(db.session.execute(select(Platform.id, Platform.slug)).all())
