@@ -17,6 +17,7 @@ from flask import Flask
 
 from moderation.accounts.settings import AccountSettings
 from moderation.banks.index import BankIndex, IndexSettings, bank_index_for
+from moderation.cases.settings import CaseSettings
 from moderation.core.sealing import contact_key_for
 from moderation.intake.mastodon import MastodonSettings
 from moderation.intake.portal import PortalSettings
@@ -46,6 +47,7 @@ class Settings:
     callbacks: CallbackSettings
     auto_decide: AutoDecideSettings
     notifications: NotificationSettings
+    cases: CaseSettings
 
     def bank_index_handle(self) -> BankIndex:
         """This process's bank index (one per process and directory, see banks/index.py)."""
@@ -84,6 +86,7 @@ def build_settings(config: Mapping[str, Any], instance_path: str) -> Settings:
         callbacks=CallbackSettings.from_config(config),
         auto_decide=AutoDecideSettings.from_config(config),
         notifications=NotificationSettings.from_config(config),
+        cases=CaseSettings.from_config(config),
     )
 
 

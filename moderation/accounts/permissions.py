@@ -35,16 +35,15 @@ NotFoundError (404), never ForbiddenError (403), so ids cannot be probed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, false, true
 
 from models import Category, Media, Report, ReportStatus, Role
 from moderation.accounts.restriction import is_restricted, restricted_clause
-from moderation.accounts.settings import DEFAULT_CSAM_ROLES, AccountSettings, parse_csam_roles
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.core.extensions import login_manager
 
@@ -111,26 +110,37 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
 }
 
 
-def csam_roles(settings: AccountSettings | None = None) -> tuple[str, ...]:
-    """Roles that may know suspected-CSAM reports exist: `settings.csam_roles` (config
-    `CSAM_ROLES`, default senior and admin).
+@dataclass(frozen=True)
+class Principal:
+    """A `models.User` as these rules see it: the account and the configured `CSAM_ROLES`.
 
-    Without settings the app's configuration is read as before: that path is left for the
-    callers in moderation/cases that do not pass settings yet; new code passes them."""
-    if settings is not None:
-        return settings.csam_roles
-    return parse_csam_roles(current_app.config.get("CSAM_ROLES") if has_app_context() else None)
+    The rules never read the app's configuration, so whoever asks about a user passes the roles
+    along: a signed-in browser's user (accounts/login.py's SessionUser) carries them already; a
+    service holding a `models.User` (a case's actor, a digest's recipient) wraps it in this."""
+
+    user: Any
+    csam_roles: tuple[str, ...]
+    is_authenticated: bool = True
+
+    @property
+    def id(self) -> int:
+        return int(self.user.id)
+
+    @property
+    def role(self) -> str:
+        return str(self.user.role)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.user.active)
 
 
 def _csam_roles_of(user: Any) -> tuple[str, ...]:
-    # A signed-in browser's user (accounts/login.py's SessionUser) carries the roles its loader
-    # took from the app's AccountSettings; anything else (a models.User) falls back.
     carried = getattr(user, "csam_roles", None)
-    return tuple(carried) if carried is not None else csam_roles()
-
-
-# The default; `csam_roles()` gives the configured value.
-CSAM_ROLES = DEFAULT_CSAM_ROLES
+    if carried is None:
+        # No silent default: a wrong guess here would show suspected CSAM to the wrong role.
+        raise TypeError("ask about a Principal (or a SessionUser), not a bare user")
+    return tuple(carried)
 
 
 def _role(user: Any) -> str | None:

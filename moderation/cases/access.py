@@ -15,11 +15,10 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from models import Case, CaseReport, CaseType, Report, Role
-from moderation.accounts.permissions import csam_roles
+from models import Case, CaseReport, CaseType, Report, Role, User
 from moderation.accounts.restriction import restricted_clause
 from moderation.cases.actor import Actor
-from moderation.core.errors import ForbiddenError, NotFoundError
+from moderation.core.errors import ForbiddenError, NotFoundError, ValidationError
 
 # Roles that work on cases: open them, add reports, move them along, write notes.
 CASE_ROLES = (Role.SENIOR, Role.LIAISON, Role.ADMIN)
@@ -66,7 +65,7 @@ def visible_cases_clause(actor: Actor) -> ColumnElement[bool]:
     if role not in CASE_ROLES:
         return false()
     conditions: list[ColumnElement[bool]] = []
-    if role not in csam_roles():
+    if role not in actor.csam_roles:
         conditions.append(~restricted_case_clause())
     if role == Role.LIAISON:
         conditions.append(
@@ -92,3 +91,28 @@ def require_case_role(actor: Actor, roles: tuple[str, ...] = CASE_ROLES) -> None
         return
     if _role(actor) not in roles:
         raise ForbiddenError("you do not have permission to do that")
+
+
+def find_liaison(session: Session, email: str | None) -> User | None:
+    """The active liaison (or admin) with that address; None for no address."""
+    if not email:
+        return None
+    user = session.execute(
+        select(User).where(User.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if user is None or not user.active or str(user.role) not in ASSIGNABLE_ROLES:
+        raise ValidationError("no active liaison with that address", code="invalid_liaison")
+    return user
+
+
+def check_assignee(
+    session: Session, case: Case, liaison: User | None, csam_roles: tuple[str, ...]
+) -> None:
+    """A restricted (suspected-CSAM) case may only go to a role in `csam_roles` (config
+    CSAM_ROLES), the roles that may know it exists."""
+    if liaison is not None and str(liaison.role) not in csam_roles:
+        if is_restricted_case(session, case):
+            raise ValidationError(
+                "this case holds suspected CSAM: assign it to someone in CSAM_ROLES",
+                code="invalid_liaison",
+            )

@@ -1,10 +1,13 @@
-"""The cases settings: the referral SLA, retention periods and who signs evidence packages."""
+"""The cases settings: the referral SLA, retention periods, who signs evidence packages and who
+may be assigned a suspected-CSAM case."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from moderation.accounts.settings import DEFAULT_CSAM_ROLES, parse_csam_roles
 
 
 def _retention_days(value: Any) -> dict[str, int]:
@@ -25,6 +28,8 @@ class CaseSettings:
     # Outcome ("no_violation", "removed", "escalated") -> days kept after the final decision.
     retention_days: Mapping[str, int] = field(default_factory=dict)
     organization: str = "Moderation queue"
+    # CSAM_ROLES: a case holding suspected CSAM may be assigned only to these roles.
+    csam_roles: tuple[str, ...] = DEFAULT_CSAM_ROLES
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CaseSettings:
@@ -32,4 +37,5 @@ class CaseSettings:
             referral_hours=float(config["CASE_REFERRAL_HOURS"]),
             retention_days=_retention_days(config["RETENTION_DAYS"]),
             organization=str(config["ORGANIZATION_NAME"]),
+            csam_roles=parse_csam_roles(config.get("CSAM_ROLES")),
         )

@@ -1,14 +1,16 @@
 """The evidence summary page (data/summary.html) in the case's language. Rendered from the
 app's Jinja environment directly, not `render_template`: an export may run from the command
-line, where there is no request for the page's usual context (language cookie, user)."""
+line, where there is no request for the page's usual context (language cookie, user). The
+caller (a view, a command) hands over the environment; this module never looks for an app."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from flask_babel import force_locale, lazy_gettext
+from jinja2 import Environment
 
 TYPE_LABELS = {
     "ncii": lazy_gettext("Non-consensual intimate imagery"),
@@ -86,9 +88,14 @@ class _Labels:
         return when(value)
 
 
-def render_summary(document: dict[str, Any], language: str) -> str:
-    """The summary of an evidence document (case.json's dict) in `language` ("en" or "ko");
-    needs an app context."""
-    template = current_app.jinja_env.get_template("cases/evidence_summary.html")
-    with force_locale(language):
-        return template.render(doc=document, language=language, labels=_Labels())
+def summary_renderer(jinja_env: Environment) -> Callable[[dict[str, Any], str], str]:
+    """A renderer of the summary of an evidence document (case.json's dict) in a language
+    ("en" or "ko"), from the app's Jinja environment; rendering needs an app context (for the
+    translations)."""
+
+    def render_summary(document: dict[str, Any], language: str) -> str:
+        template = jinja_env.get_template("cases/evidence_summary.html")
+        with force_locale(language):
+            return template.render(doc=document, language=language, labels=_Labels())
+
+    return render_summary

@@ -65,7 +65,7 @@ def escalations_page(session: Session, actor: Actor, *, waiting_only: bool) -> l
         {"report": report, "platform": platforms.get(report.platform_id), "escalation": why,
          "case_ids": case_ids}
         for report, why, case_ids in escalated_reports(
-            session, visible_reports_clause(actor.user), without_case=waiting_only
+            session, visible_reports_clause(actor.principal), without_case=waiting_only
         )
     ]  # fmt: skip
 
@@ -127,7 +127,7 @@ def open_case_page(session: Session, case_id: int, actor: Actor, *, may_assign: 
     case = require_case(session, case_id, actor)
     detail = case_detail(session, case)
     report_ids = report_ids_of(session, case.id)
-    visible = visible_reports_clause(actor.user)
+    visible = visible_reports_clause(actor.principal)
     views = [item_view(session, report_id, visible) for report_id in report_ids]
     platforms = dict(session.execute(select(Platform.id, Platform.slug)).all())
     clusters = cluster_ids_of(session, report_ids)

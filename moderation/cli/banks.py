@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import current_app
@@ -13,22 +11,9 @@ from flask.cli import with_appcontext
 
 from models import ActionHint, BankKind, EntryStatus
 from moderation.banks.formats import FORMATS, FormatError, detect_format
+from moderation.cli.output import emit, fail, fail_with
 from moderation.core.db import db
 from moderation.core.errors import DomainError
-
-
-def _fail(code: str, message: str, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": code, "message": message}))
-    else:
-        click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def _emit(
-    document: dict[str, Any] | list[Any], as_json: bool, text: str, err: bool = False
-) -> None:
-    click.echo(json.dumps(document) if as_json else text, err=err)
 
 
 @click.group("bank", help="Hash banks (PDQ, MD5, SHA-256, video).")
@@ -74,9 +59,8 @@ def bank_create(
             actor_kind="cli",
         )
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
-    _emit(bank_dict(bank), as_json, f"created bank #{bank.id} {bank.name}")
+        fail_with(exc, as_json)
+    emit(bank_dict(bank), as_json, f"created bank #{bank.id} {bank.name}")
 
 
 @bank_group.command("list")
@@ -92,7 +76,7 @@ def bank_list(as_json: bool) -> None:
         f"{'enabled' if s.bank.enabled else 'disabled'}\tactive={s.active}"
         for s in summaries
     ]
-    _emit([s.to_dict() for s in summaries], as_json, "\n".join(lines) or "no banks")
+    emit([s.to_dict() for s in summaries], as_json, "\n".join(lines) or "no banks")
 
 
 @bank_group.command("import")
@@ -133,16 +117,14 @@ def bank_import(
                 on_bytes=bar.update,
             )
         except DomainError as exc:
-            _fail(exc.code, exc.message, as_json)
-            return
+            fail_with(exc, as_json)
         except FormatError as exc:
-            _fail("invalid_import", str(exc), as_json)
-            return
+            fail("invalid_import", str(exc), as_json)
     text = f"{summary.records} record(s), {summary.created} new, {summary.invalid} bad line(s)"
     if summary.bad_lines:
         shown = ", ".join(str(line) for line, _ in summary.bad_lines[:20])
         text += f"; bad at line(s) {shown}"
-    _emit(summary.to_dict(), as_json, text)
+    emit(summary.to_dict(), as_json, text)
 
 
 @bank_group.command("export")
@@ -171,10 +153,9 @@ def bank_export(bank: str, output: str, fmt: str | None, as_json: bool) -> None:
             with open(output, "w", encoding="utf-8", newline="") as handle:
                 written = export_file(db.session, bank_id, handle, fmt, actor_kind="cli")
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
+        fail_with(exc, as_json)
     summary = {"bank_id": bank_id, "format": fmt, "entries": written, "output": output}
-    _emit(summary, as_json, f"exported {written} entr{'y' if written == 1 else 'ies'}", to_stdout)
+    emit(summary, as_json, f"exported {written} entr{'y' if written == 1 else 'ies'}", to_stdout)
 
 
 @bank_group.command("policies")
@@ -192,10 +173,9 @@ def bank_policies(bank: str, policies: tuple[str, ...], as_json: bool) -> None:
             db.session, bank, list(policies), actor_user_id=None, actor_kind="cli"
         )
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
+        fail_with(exc, as_json)
     summary = {"bank_id": row.id, "decision_policies": row.decision_policies}
-    _emit(summary, as_json, f"{row.name}: {', '.join(row.decision_policies) or 'none'}")
+    emit(summary, as_json, f"{row.name}: {', '.join(row.decision_policies) or 'none'}")
 
 
 @bank_group.command("entry-status")
@@ -210,9 +190,8 @@ def bank_entry_status(entry_id: int, status: str, as_json: bool) -> None:
     try:
         entry = set_entry_status(db.session, entry_id, status, actor_user_id=None, actor_kind="cli")
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
-    _emit(
+        fail_with(exc, as_json)
+    emit(
         {"id": entry.id, "status": str(entry.status)}, as_json, f"entry #{entry.id}: {entry.status}"
     )
 
@@ -225,4 +204,4 @@ def bank_reindex(as_json: bool) -> None:
     from moderation.settings import settings_for
 
     stats = settings_for(current_app).bank_index_handle().rebuild(db.session)
-    _emit(stats, as_json, f"indexed {stats['entries']} PDQ entries (version {stats['version']})")
+    emit(stats, as_json, f"indexed {stats['entries']} PDQ entries (version {stats['version']})")

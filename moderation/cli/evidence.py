@@ -4,41 +4,17 @@ document for scripts."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from moderation.cases.actor import Actor
+from moderation.cli.output import emit, fail, fail_with
+from moderation.cli.wiring import case_settings, evidence_signer, media_store
 from moderation.core.db import db
 from moderation.core.errors import DomainError
-
-
-def _fail(code: str, message: str, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": code, "message": message}))
-    else:
-        click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def _emit(document: dict[str, Any] | list[Any], as_json: bool, text: str) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False) if as_json else text)
-
-
-def _settings() -> Any:
-    from moderation.cases.settings import CaseSettings
-
-    return CaseSettings.from_config(current_app.config)
-
-
-def _signer() -> Any:
-    from moderation.cases.signing import EvidenceSigner
-
-    return EvidenceSigner.from_config(current_app.config)
 
 
 @click.group("evidence", help="Evidence packages: verify them, show the signing key.")
@@ -63,19 +39,17 @@ def evidence_verify(path: str, passphrase_stdin: bool, as_json: bool) -> None:
     from moderation.cases import transport
     from moderation.cases.bag import verify_directory, verify_zip
 
-    known = _signer().known_fingerprints()
+    known = evidence_signer().known_fingerprints()
     target = Path(path)
     if target.is_dir():
         verdict = verify_directory(target, known)
     elif transport.is_encrypted(str(target)):
         if not passphrase_stdin:
-            _fail("encrypted", "this package is encrypted: use --passphrase-stdin", as_json)
-            return
+            fail("encrypted", "this package is encrypted: use --passphrase-stdin", as_json)
         try:
             inner = transport.decrypt(str(target), sys.stdin.readline())
         except transport.TransportError as exc:
-            _fail("bad_passphrase", str(exc), as_json)
-            return
+            fail("bad_passphrase", str(exc), as_json)
         verdict = verify_zip(io.BytesIO(inner), known)
     else:
         verdict = verify_zip(target, known)
@@ -87,7 +61,7 @@ def evidence_verify(path: str, passphrase_stdin: bool, as_json: bool) -> None:
         text += f" ({verdict.fingerprint})"
     else:
         text = "\n".join(f"CHANGED {path}: {what}" for path, what in verdict.problems)
-    _emit(doc, as_json, text)
+    emit(doc, as_json, text)
     if not verdict.ok:
         sys.exit(1)
 
@@ -99,14 +73,14 @@ def evidence_key(as_json: bool) -> None:
     """Show the public key packages are signed with, its fingerprint, and retired keys."""
     from moderation.cases.signing import fingerprint, public_key_pem
 
-    signer = _signer()
+    signer = evidence_signer()
     pem = public_key_pem(signer.public_key).decode()
     doc = {
         "fingerprint": signer.fingerprint,
         "public_key_pem": pem,
         "retired_fingerprints": [fingerprint(key) for key in signer.retired],
     }
-    _emit(doc, as_json, f"{pem}fingerprint: {signer.fingerprint}")
+    emit(doc, as_json, f"{pem}fingerprint: {signer.fingerprint}")
 
 
 @evidence_group.command("new-key")
@@ -133,12 +107,11 @@ def retention_run(dry_run: bool, limit: int, as_json: bool) -> None:
     """Crypto-shred unheld originals past RETENTION_DAYS for their outcome; report rows and
     hashes stay. One custody event per medium."""
     from moderation.cases.retention import run_retention
-    from moderation.media.store import media_store_for
 
     run = run_retention(
         db.session,
-        media_store_for(current_app.config),
-        _settings(),
+        media_store(),
+        case_settings(),
         dry_run=dry_run,
         limit=limit,
         actor=Actor.cli(),
@@ -147,7 +120,7 @@ def retention_run(dry_run: bool, limit: int, as_json: bool) -> None:
     text = f"{verb} {len(run.shredded)} medium(s); {run.held} due but held or in an open case"
     if run.kept_shared:
         text += f"; {len(run.kept_shared)} kept (the same bytes are still needed elsewhere)"
-    _emit(run.to_dict(), as_json, text)
+    emit(run.to_dict(), as_json, text)
 
 
 class _Timestamp(click.ParamType):
@@ -216,9 +189,8 @@ def police_log(
             actor=Actor.cli(),
         )
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
-    _emit(request_dict(request), as_json, f"logged police request #{request.id}")
+        fail_with(exc, as_json)
+    emit(request_dict(request), as_json, f"logged police request #{request.id}")
 
 
 @police_group.command("answer")
@@ -236,10 +208,9 @@ def police_answer(request_id: int, answered_at: Any, note: str | None, as_json: 
             db.session, request_id, actor=Actor.cli(), answered_at=answered_at, note=note
         )
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
+        fail_with(exc, as_json)
     doc = request_dict(request)
-    _emit(doc, as_json, f"request #{request.id} answered after {doc['hours_to_answer']} h")
+    emit(doc, as_json, f"request #{request.id} answered after {doc['hours_to_answer']} h")
 
 
 @police_group.command("close")
@@ -254,9 +225,8 @@ def police_close(request_id: int, reason: str, as_json: bool) -> None:
     try:
         request = close(db.session, request_id, reason, actor=Actor.cli())
     except DomainError as exc:
-        _fail(exc.code, exc.message, as_json)
-        return
-    _emit(request_dict(request), as_json, f"request #{request.id} closed")
+        fail_with(exc, as_json)
+    emit(request_dict(request), as_json, f"request #{request.id} closed")
 
 
 @police_group.command("list")
@@ -273,7 +243,7 @@ def police_list(open_only: bool, as_json: bool) -> None:
         f"received {d['received_at']}\tdue {d['due_at'] or '-'}"
         for d in docs
     ]
-    _emit(docs, as_json, "\n".join(lines) or "no police requests")
+    emit(docs, as_json, "\n".join(lines) or "no police requests")
 
 
 @police_group.command("figures")
@@ -285,7 +255,7 @@ def police_figures(as_json: bool) -> None:
 
     result = figures(db.session)
     median = result.median_hours_to_answer
-    _emit(
+    emit(
         result.to_dict(),
         as_json,
         f"{result.open} open, {result.overdue} overdue; median time to answer over "

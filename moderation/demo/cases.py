@@ -13,9 +13,8 @@ from sqlalchemy import select
 
 from models import Case, Report, User, utcnow
 from moderation.accounts.users import create_user
-from moderation.cases import police, service
+from moderation.cases import opening, police
 from moderation.cases.actor import Actor
-from moderation.cases.settings import CaseSettings
 from moderation.core.db import db
 from moderation.media.store import media_store_for
 from moderation.review import decisions, finalize
@@ -51,12 +50,12 @@ def seed_case(app: Flask, report_ids: list[int], admin_email: str) -> dict[str, 
     else:
         decisions.decide(session, first, admin.id, choice, 0, 5)
     finalize.finalize_due(session)
-    case = service.open_case(
+    case = opening.open_case(
         session,
         report_ids,
         "ncii",
-        actor=Actor.of(admin),
-        settings=CaseSettings.from_config(app.config),
+        actor=Actor.of(admin, settings.accounts.csam_roles),
+        settings=settings.cases,
         liaison_email=DEMO_LIAISON,
         urgency="urgent",
         reason="(demo) a victim's details are spreading in a group chat",
@@ -71,7 +70,7 @@ def seed_case(app: Flask, report_ids: list[int], admin_email: str) -> dict[str, 
         received_at=now - timedelta(hours=3),
         due_at=now + timedelta(hours=45),
         case_id=case.id,
-        actor=Actor.of(admin),
+        actor=Actor.of(admin, settings.accounts.csam_roles),
     )
     return {
         "case": case.number,

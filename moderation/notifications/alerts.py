@@ -10,7 +10,7 @@ case alerts within a minute without the case service knowing about email.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -33,14 +33,11 @@ from models import (
 from moderation.cases.access import CASE_ROLES, restricted_case_clause, visible_cases_clause
 from moderation.cases.actor import Actor
 from moderation.notifications import outbox, preferences
+from moderation.notifications.digest_sections import iso
 from moderation.notifications.settings import NotificationSettings
 
 # Cases older than this are not alerted on (an alert is news; the digest keeps the rest).
 ALERT_LOOKBACK = timedelta(days=2)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 def _case_roles_with_alerts(
@@ -56,13 +53,9 @@ def _case_roles_with_alerts(
     return [(user, prefs) for user, prefs in people if prefs.urgent_alerts]
 
 
-def _knows_case(session: Session, user: User, case_id: int) -> bool:
-    return (
-        session.execute(
-            select(Case.id).where(Case.id == case_id, visible_cases_clause(Actor.of(user)))
-        ).first()
-        is not None
-    )
+def _knows_case(session: Session, user: User, case_id: int, settings: NotificationSettings) -> bool:
+    visible = visible_cases_clause(Actor.of(user, settings.csam_roles))
+    return session.execute(select(Case.id).where(Case.id == case_id, visible)).first() is not None
 
 
 def _recorded(session: Session, periods: list[str]) -> set[tuple[str, str]]:
@@ -131,23 +124,23 @@ def alert_round(
                 "type": str(case.case_type),
                 "urgency": str(case.urgency),
                 "report_count": reports,
-                "opened_at": _iso(case.opened_at),
+                "opened_at": iso(case.opened_at),
             }
         }
         for user, prefs in people:
             # Suspected CSAM reaches only CSAM_ROLES; a liaison only their own and unassigned.
-            if _knows_case(session, user, case.id):
+            if _knows_case(session, user, case.id, settings):
                 planned.append((user, prefs, f"alert:case:{case.id}", context))
     for request, number in due_requests(session, now, settings):
         context = {
             "request": {
                 "id": request.id,
                 "case_number": number,
-                "due_at": _iso(request.due_at),
+                "due_at": iso(request.due_at),
             }
         }
         for user, prefs in people:
-            if request.case_id is None or _knows_case(session, user, request.case_id):
+            if request.case_id is None or _knows_case(session, user, request.case_id, settings):
                 planned.append((user, prefs, f"alert:police:{request.id}", context))
     done = _recorded(session, sorted({period for _, _, period, _ in planned}))
     plan = [

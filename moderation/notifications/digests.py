@@ -1,6 +1,8 @@
 """Digests: what needs a liaison (new cases, cases waiting on them, police requests due and
 overdue, referral SLA breaches) and, for seniors and admins who subscribe, the queue (overdue
-items per category, the oldest waiting item, escalations waiting for a case, wellness caps).
+items per category, the oldest waiting item, escalations waiting for a case, wellness caps);
+the sections themselves are moderation/notifications/digest_sections.py. This module decides
+who gets one, when, and what counts as news.
 
 Exactly once per period: a scheduled digest's period is the recipient's slot (09:00, or 09:00
 and 17:00, in their time zone) and is recorded as one outbox row, unique per recipient and
@@ -19,45 +21,29 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import (
-    OPEN_STATUSES,
-    AuditEvent,
-    Case,
-    CaseStatus,
     DigestSchedule,
-    ExposureDay,
     MailKind,
     MailState,
     NotificationPreferences,
     OutgoingMail,
-    PoliceRequest,
-    PoliceRequestStatus,
-    Report,
     Role,
     User,
     utcnow,
 )
-from moderation.accounts.permissions import visible_reports_clause
-from moderation.cases.access import visible_cases_clause
-from moderation.cases.actor import Actor
-from moderation.cases.escalation import escalated_reports
 from moderation.notifications import outbox, preferences
+from moderation.notifications.digest_sections import iso, liaison_sections, queue_sections
 from moderation.notifications.settings import NotificationSettings
 
 SLOT_HOURS = {DigestSchedule.DAILY: (9,), DigestSchedule.TWICE_DAILY: (9, 17)}
 LIAISON_ROLES = (Role.LIAISON, Role.ADMIN)
-LISTED = 20  # items listed per section (the count says how many there are)
 FIRST_WINDOW = timedelta(hours=24)
 # States of a digest that count as "the previous digest" (a failed or uncertain one does not,
 # so what it would have said rolls into the next).
 COUNTED = (MailState.PENDING, MailState.SENDING, MailState.SENT, MailState.SKIPPED)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -76,174 +62,6 @@ def current_slot(now: datetime, zone: ZoneInfo, schedule: str) -> datetime:
         for hour in SLOT_HOURS[DigestSchedule(schedule)]
     ]
     return max(start for start in starts if start <= local)
-
-
-@dataclass
-class Section:
-    count: int = 0
-    items: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "items": self.items[:LISTED]}
-
-
-def _case_item(case: Case, user_id: int) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "number": case.number,
-        "type": str(case.case_type),
-        "urgency": str(case.urgency),
-        "mine": case.assigned_liaison_id == user_id,
-        "opened_at": _iso(case.opened_at),
-        "referral_due_at": _iso(case.referral_due_at),
-    }
-
-
-def _assigned_in_window(
-    session: Session, user_id: int, since: datetime, until: datetime
-) -> set[int]:
-    """Cases assigned to `user_id` in the window (from the audit log: the case keeps no
-    assignment time)."""
-    rows = session.execute(
-        select(AuditEvent.object_id, AuditEvent.details).where(
-            AuditEvent.action == "case.assign",
-            AuditEvent.occurred_at > since,
-            AuditEvent.occurred_at <= until,
-        )
-    ).all()
-    return {
-        int(object_id)
-        for object_id, details in rows
-        if isinstance(details, dict) and details.get("assigned_liaison_id") == user_id
-    }
-
-
-def _visible_requests(visible_cases: Any) -> Any:
-    return or_(
-        PoliceRequest.case_id.is_(None),
-        PoliceRequest.case_id.in_(select(Case.id).where(visible_cases)),
-    )
-
-
-def liaison_sections(
-    session: Session, user: User, since: datetime, until: datetime
-) -> dict[str, dict[str, Any]]:
-    """A liaison's sections: the cases and requests `user` may know, nothing else."""
-    visible = visible_cases_clause(Actor.of(user))
-    mine_or_unassigned = or_(
-        Case.assigned_liaison_id == user.id, Case.assigned_liaison_id.is_(None)
-    )
-    assigned_now = _assigned_in_window(session, user.id, since, until)
-    new_cases = session.execute(
-        select(Case)
-        .where(
-            visible,
-            Case.status != CaseStatus.CLOSED.value,
-            or_(
-                (Case.opened_at > since) & (Case.opened_at <= until) & mine_or_unassigned,
-                Case.id.in_(assigned_now or {0}) & (Case.assigned_liaison_id == user.id),
-            ),
-        )
-        .order_by(Case.id)
-    ).scalars()
-    waiting = session.execute(
-        select(Case)
-        .where(visible, Case.assigned_liaison_id == user.id, Case.status == CaseStatus.OPEN.value)
-        .order_by(Case.referral_due_at, Case.id)
-    ).scalars()
-    breached = session.execute(
-        select(Case)
-        .where(
-            visible,
-            mine_or_unassigned,
-            Case.referred_at.is_(None),
-            Case.status != CaseStatus.CLOSED.value,
-            Case.referral_due_at <= until,
-        )
-        .order_by(Case.referral_due_at, Case.id)
-    ).scalars()
-    is_open = PoliceRequest.status == PoliceRequestStatus.OPEN.value
-    requests = list(
-        session.execute(
-            select(PoliceRequest, Case.number)
-            .outerjoin(Case, Case.id == PoliceRequest.case_id)
-            .where(
-                is_open,
-                _visible_requests(visible),
-                PoliceRequest.due_at.is_not(None),
-                PoliceRequest.due_at <= until + timedelta(hours=24),
-            )
-            .order_by(PoliceRequest.due_at, PoliceRequest.id)
-        ).all()
-    )
-    sections = {
-        name: Section()
-        for name in ("new_cases", "waiting", "police_due", "police_overdue", "sla_breaches")
-    }
-    for name, cases in (("new_cases", new_cases), ("waiting", waiting), ("sla_breaches", breached)):
-        for case in cases:
-            sections[name].count += 1
-            sections[name].items.append(_case_item(case, user.id))
-    for request, number in requests:
-        # Ids, the case number and the due time only: agency and officer stay on the row.
-        item = {"id": request.id, "case_number": number, "due_at": _iso(request.due_at)}
-        name = "police_overdue" if request.due_at <= until else "police_due"
-        sections[name].count += 1
-        sections[name].items.append(item)
-    return {name: section.to_dict() for name, section in sections.items()}
-
-
-def queue_sections(
-    session: Session, user: User, settings: NotificationSettings, since: datetime, until: datetime
-) -> dict[str, dict[str, Any]]:
-    """A senior's queue sections, limited to the reports `user` may know."""
-    from moderation.core.sla import sla_hours
-
-    visible = visible_reports_clause(user)
-    is_open = Report.status.in_(OPEN_STATUSES)
-    overdue: list[dict[str, Any]] = []
-    categories = session.execute(
-        select(Report.category).where(is_open, visible).group_by(Report.category)
-    ).scalars()
-    for category in sorted(categories):
-        deadline_start = until - timedelta(hours=sla_hours(settings.sla_hours, category))
-        count = session.execute(
-            select(func.count()).where(
-                is_open, visible, Report.category == category, Report.received_at < deadline_start
-            )
-        ).scalar_one()
-        if count:
-            overdue.append({"category": category, "count": count})
-    oldest = session.execute(
-        select(Report.id, Report.category, Report.received_at)
-        .where(is_open, visible)
-        .order_by(Report.received_at, Report.id)
-        .limit(1)
-    ).first()
-    # Bounded: past 500 the digest says "500" and the page has the rest.
-    waiting = escalated_reports(session, visible, without_case=True, limit=500)
-    # Moderators who reached a daily cap (reveals or minutes) on a UTC day of the window.
-    capped = session.execute(
-        select(func.count(func.distinct(ExposureDay.user_id))).where(
-            ExposureDay.day >= since.astimezone(UTC).date(),
-            ExposureDay.day <= until.astimezone(UTC).date(),
-            or_(
-                ExposureDay.reveals >= settings.daily_reveals,
-                ExposureDay.exposure_seconds >= settings.daily_exposure_minutes * 60,
-            ),
-        )
-    ).scalar_one()
-    oldest_item = None
-    if oldest is not None:
-        received = oldest[2] if oldest[2].tzinfo else oldest[2].replace(tzinfo=UTC)
-        oldest_item = {"id": oldest[0], "category": oldest[1], "received_at": _iso(received)}
-    escalations = [{"id": report.id, "category": report.category} for report, _, _ in waiting]
-    return {
-        "overdue": {"count": sum(row["count"] for row in overdue), "items": overdue},
-        "oldest": {"count": 1 if oldest_item else 0, "items": [oldest_item] if oldest_item else []},
-        "escalations_waiting": {"count": len(escalations), "items": escalations[:LISTED]},
-        "wellness_caps": {"count": capped, "items": []},
-    }
 
 
 def item_keys(sections: dict[str, dict[str, Any]]) -> list[str]:
@@ -288,15 +106,15 @@ def digest_content(
     """The context of one digest: sections, totals and the recipient's time zone."""
     sections: dict[str, dict[str, Any]] = {}
     if str(user.role) in LIAISON_ROLES:
-        sections.update(liaison_sections(session, user, since, until))
+        sections.update(liaison_sections(session, user, settings, since, until))
     if str(user.role) in preferences.QUEUE_DIGEST_ROLES and prefs.queue_digest:
         sections.update(queue_sections(session, user, settings, since, until))
     return {
         "sections": sections,
         "total": sum(section["count"] for section in sections.values()),
         "time_zone": prefs.time_zone,
-        "covers_from": _iso(since),
-        "covers_until": _iso(until),
+        "covers_from": iso(since),
+        "covers_until": iso(until),
         "item_keys": item_keys(sections),
     }
 

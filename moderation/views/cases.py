@@ -22,15 +22,16 @@ from flask_login import current_user
 
 from models import CaseStatus, CaseType, CaseUrgency
 from moderation.accounts.permissions import Action, can, permission_required
-from moderation.cases import police, service, workspace
+from moderation.cases import opening, police, service, workspace
 from moderation.cases.actor import Actor
 from moderation.cases.evidence import export_case
 from moderation.cases.settings import CaseSettings
 from moderation.cases.signing import EvidenceSigner
-from moderation.cases.summary import render_summary
+from moderation.cases.summary import summary_renderer
 from moderation.core.db import db
 from moderation.core.errors import DomainError, ValidationError
 from moderation.media.store import media_store_for
+from moderation.settings import settings_for
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -51,11 +52,12 @@ LABELS = {
 
 
 def _actor() -> Actor:
-    return Actor.of(current_user.user)
+    # The signed-in user carries the configured CSAM_ROLES (accounts/login.py).
+    return Actor.of(current_user.user, current_user.csam_roles)
 
 
 def _settings() -> CaseSettings:
-    return CaseSettings.from_config(current_app.config)
+    return settings_for(current_app).cases
 
 
 def _sees_all() -> bool:
@@ -120,7 +122,7 @@ def open_case() -> Response:
         flash(_("Choose at least one report."), "error")
         return redirect(url_for("cases.escalated"))
     try:
-        case = service.open_case(
+        case = opening.open_case(
             db.session,
             ids,
             request.form.get("type", ""),
@@ -171,7 +173,13 @@ def assign(case_id: int) -> Response:
         flash(_("Only seniors and admins assign cases."), "error")
         return _to_case(case_id)
     try:
-        service.assign(db.session, case_id, request.form.get("liaison") or None, actor=_actor())
+        service.assign(
+            db.session,
+            case_id,
+            request.form.get("liaison") or None,
+            actor=_actor(),
+            settings=_settings(),
+        )
     except DomainError as error:
         return _failed(error, case_id)
     return _to_case(case_id)
@@ -243,7 +251,7 @@ def export(case_id: int) -> Response:
             actor=_actor(),
             settings=_settings(),
             signer=EvidenceSigner.from_config(current_app.config),
-            render_summary=render_summary,
+            render_summary=summary_renderer(current_app.jinja_env),
         )
     except DomainError as error:
         return _failed(error, case_id)

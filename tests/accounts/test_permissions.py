@@ -12,11 +12,13 @@ from models import Media, Report, ReportStatus
 from moderation.accounts.permissions import (
     ROLE_ACTIONS,
     Action,
+    Principal,
     can,
     permission_required,
     require,
     visible_reports_clause,
 )
+from moderation.accounts.settings import DEFAULT_CSAM_ROLES
 from moderation.core.db import db
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.intake.platforms import create_platform, get_platform
@@ -24,8 +26,12 @@ from moderation.intake.platforms import create_platform, get_platform
 ROLES = ("moderator", "senior", "liaison", "admin")
 
 
-def _user(role: str, active: bool = True) -> SimpleNamespace:
-    return SimpleNamespace(id=1, role=role, active=active, is_authenticated=True)
+def _user(
+    role: str, active: bool = True, csam_roles: tuple[str, ...] = DEFAULT_CSAM_ROLES
+) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=1, role=role, active=active, is_authenticated=True, csam_roles=csam_roles
+    )
 
 
 def _report(category: str = "ncii", status: str = ReportStatus.QUEUED.value) -> Report:
@@ -88,13 +94,30 @@ def test_csam_reports_are_unknown_to_moderators_and_liaisons(app):
 
 
 def test_csam_roles_are_configurable(app):
+    from models import User
+    from moderation.settings import settings_for
+
+    def as_configured(role: str) -> Principal:
+        roles = settings_for(app).accounts.csam_roles
+        return Principal(User(email="a@example.org", role=role, active=True), roles)
+
     app.config["CSAM_ROLES"] = "admin"
-    with app.app_context():
-        assert not can(_user("senior"), Action.VIEW_REPORT, _report("csam_suspected"))
-        assert can(_user("admin"), Action.VIEW_REPORT, _report("csam_suspected"))
+    assert not can(as_configured("senior"), Action.VIEW_REPORT, _report("csam_suspected"))
+    assert can(as_configured("admin"), Action.VIEW_REPORT, _report("csam_suspected"))
     app.config["CSAM_ROLES"] = ["senior", "admin", "moderator"]
-    with app.app_context():
-        assert can(_user("moderator"), Action.VIEW_REPORT, _report("csam_suspected"))
+    assert can(as_configured("moderator"), Action.VIEW_REPORT, _report("csam_suspected"))
+
+
+def test_a_bare_user_is_never_guessed_into_the_csam_roles():
+    """The rules read no configuration: a models.User, which carries no CSAM_ROLES, is refused
+    outright for a report rather than judged by a default that may not be the configured one."""
+    from models import User
+
+    bare = User(email="a@example.org", role="senior", active=True)
+    with pytest.raises(TypeError):
+        can(bare, Action.VIEW_REPORT, _report("csam_suspected"))
+    with pytest.raises(TypeError):
+        visible_reports_clause(bare)
 
 
 def test_a_signed_in_user_carries_the_csam_roles_of_the_settings(app):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import AuditEvent, Case, CaseStatus, Decision, MediaHold, Report, User, utcnow
 from moderation.audit import events as audit
-from moderation.cases import service
+from moderation.cases import opening, service
 from moderation.cases.actor import Actor
 from moderation.cases.settings import CaseSettings
 from moderation.core.db import db
@@ -22,6 +22,10 @@ from tests.factories import make_image, make_user
 from tests.review.review_factories import image_report
 
 SETTINGS = CaseSettings(referral_hours=24)
+
+
+def _as(user: User) -> Actor:
+    return Actor.of(user, SETTINGS.csam_roles)
 
 
 def _actions(app) -> list[str]:
@@ -127,8 +131,8 @@ def test_workflow_records_who_and_when_and_the_referral_clock(app, runner):
     senior = make_user(app, "lead@example.org", "senior")
     report_id = image_report(app, seed=6)
     with app.app_context():
-        actor = Actor.of(db.session.get(User, senior))
-        case = service.open_case(db.session, [report_id], "ncii", actor=actor, settings=SETTINGS)
+        actor = _as(db.session.get(User, senior))
+        case = opening.open_case(db.session, [report_id], "ncii", actor=actor, settings=SETTINGS)
         with pytest.raises(ConflictError):
             service.advance(db.session, case.id, "acknowledged", actor=actor)
         with pytest.raises(ValidationError):
@@ -173,22 +177,22 @@ def test_liaisons_see_their_cases_and_unassigned_ones_only(app):
     make_user(app, "mod@example.org", "moderator")
     with app.app_context():
         cli = Actor.cli()
-        mine = service.open_case(
+        mine = opening.open_case(
             db.session, [image_report(app, seed=7)], "ncii", actor=cli, settings=SETTINGS,
             liaison_email="a@example.org",
         )  # fmt: skip
-        loose = service.open_case(
+        loose = opening.open_case(
             db.session, [image_report(app, seed=8)], "ncii", actor=cli, settings=SETTINGS
         )
     a, b = _user(app, "a@example.org"), _user(app, "b@example.org")
     moderator = _user(app, "mod@example.org")
     with app.app_context():
-        seen_by_b = {c.id for c in service.list_cases(db.session, Actor.of(b))}
+        seen_by_b = {c.id for c in service.list_cases(db.session, _as(b))}
         assert seen_by_b == {loose.id}
-        assert {c.id for c in service.list_cases(db.session, Actor.of(a))} == {mine.id, loose.id}
+        assert {c.id for c in service.list_cases(db.session, _as(a))} == {mine.id, loose.id}
         with pytest.raises(NotFoundError):
-            service.get_case(db.session, mine.id, Actor.of(b))
-        assert service.list_cases(db.session, Actor.of(moderator)) == []
+            service.get_case(db.session, mine.id, _as(b))
+        assert service.list_cases(db.session, _as(moderator)) == []
 
 
 def test_suspected_csam_cases_keep_the_csam_roles_rule(app):
@@ -199,24 +203,26 @@ def test_suspected_csam_cases_keep_the_csam_roles_rule(app):
     copy = image_report(app, seed=9, category="ncii")
     with app.app_context():
         with pytest.raises(ValidationError, match="CSAM_ROLES"):
-            service.open_case(
+            opening.open_case(
                 db.session, [copy], "other", actor=Actor.cli(), settings=SETTINGS,
                 liaison_email="liaison@example.org",
             )  # fmt: skip
-        case = service.open_case(
+        case = opening.open_case(
             db.session, [csam_report], "csam_suspected", actor=Actor.cli(), settings=SETTINGS
         )
         liaison, senior = _user(app, "liaison@example.org"), _user(app, "lead@example.org")
-        assert service.list_cases(db.session, Actor.of(liaison)) == []
+        assert service.list_cases(db.session, _as(liaison)) == []
         with pytest.raises(NotFoundError):
-            service.get_case(db.session, case.id, Actor.of(liaison))
+            service.get_case(db.session, case.id, _as(liaison))
         with pytest.raises(ValidationError):
-            service.assign(db.session, case.id, "liaison@example.org", actor=Actor.cli())
-        assert [c.id for c in service.list_cases(db.session, Actor.of(senior))] == [case.id]
+            service.assign(
+                db.session, case.id, "liaison@example.org", actor=Actor.cli(), settings=SETTINGS
+            )
+        assert [c.id for c in service.list_cases(db.session, _as(senior))] == [case.id]
         # A liaison cannot pull a CSAM report into a case either: it does not exist for them.
         with pytest.raises(NotFoundError):
-            service.open_case(
-                db.session, [csam_report], "ncii", actor=Actor.of(liaison), settings=SETTINGS
+            opening.open_case(
+                db.session, [csam_report], "ncii", actor=_as(liaison), settings=SETTINGS
             )
 
 
@@ -227,9 +233,9 @@ def test_moderators_cannot_open_cases(app):
 
     with app.app_context():
         with pytest.raises(ForbiddenError):
-            service.open_case(
+            opening.open_case(
                 db.session, [report_id], "ncii",
-                actor=Actor.of(db.session.get(User, moderator)), settings=SETTINGS,
+                actor=_as(db.session.get(User, moderator)), settings=SETTINGS,
             )  # fmt: skip
 
 
@@ -267,7 +273,7 @@ def test_openers_racing_get_distinct_consecutive_numbers(app):
         with app.app_context():
             try:
                 barrier.wait()
-                case = service.open_case(
+                case = opening.open_case(
                     db.session, [report_id], "ncii", actor=Actor.cli(), settings=SETTINGS
                 )
                 numbers.append(case.number)
@@ -317,5 +323,5 @@ def test_escalated_reports_are_listed_with_their_reasons_and_cases(app, runner):
         liaison = db.session.execute(
             select(User).where(User.email == "liaison@example.org")
         ).scalar_one()
-        rows = escalated_reports(db.session, visible_reports_clause(liaison))
+        rows = escalated_reports(db.session, visible_reports_clause(_as(liaison).principal))
         assert [report.id for report, _, _ in rows] == [taken, waiting]

@@ -27,7 +27,7 @@ from moderation.cases import evidence
 from moderation.cases.actor import Actor
 from moderation.cases.settings import CaseSettings
 from moderation.cases.signing import EvidenceSigner
-from moderation.cases.summary import render_summary
+from moderation.cases.summary import summary_renderer
 from moderation.core.db import db
 from moderation.core.errors import ForbiddenError, NotFoundError
 from moderation.media.store import media_store_for
@@ -287,8 +287,8 @@ def test_korean_summary_and_who_may_export(app, client, runner, tmp_path):
         def export_as(email):
             user = db.session.execute(select(User).where(User.email == email)).scalar_one()
             return evidence.export_case(
-                db.session, store, case["id"], actor=Actor.of(user), settings=settings,
-                signer=signer, render_summary=render_summary,
+                db.session, store, case["id"], actor=Actor.of(user, settings.csam_roles),
+                settings=settings, signer=signer, render_summary=summary_renderer(app.jinja_env),
             )  # fmt: skip
 
         with pytest.raises(ForbiddenError):
@@ -354,7 +354,7 @@ def test_the_summary_escapes_what_reporters_and_posters_wrote(app):
         "media": [], "spread_timeline": [], "custody_log": {"events": [], "chain_head": None},
     }  # fmt: skip
     with app.app_context():
-        html = render_summary(document, "en")
+        html = summary_renderer(app.jinja_env)(document, "en")
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "<b>why</b>" not in html
     assert 'href="javascript' not in html

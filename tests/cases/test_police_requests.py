@@ -70,16 +70,18 @@ def test_requests_are_checked_and_linked_to_cases_the_actor_knows(app):
     make_user(app, "a@example.org", "liaison")
     make_user(app, "b@example.org", "liaison")
     now = utcnow()
-    from moderation.cases import service
+    from moderation.accounts.settings import DEFAULT_CSAM_ROLES
+    from moderation.cases import opening
     from moderation.cases.settings import CaseSettings
 
     with app.app_context():
-        case = service.open_case(
+        case = opening.open_case(
             db.session, [image_report(app, seed=70)], "ncii", actor=Actor.cli(),
             settings=CaseSettings(referral_hours=24), liaison_email="a@example.org",
         )  # fmt: skip
         b = Actor.of(
-            db.session.execute(select(User).where(User.email == "b@example.org")).scalar_one()
+            db.session.execute(select(User).where(User.email == "b@example.org")).scalar_one(),
+            DEFAULT_CSAM_ROLES,
         )
         with pytest.raises(NotFoundError):
             police.log_request(db.session, agency="KNPA", received_at=now, actor=b, case_id=case.id)

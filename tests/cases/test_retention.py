@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 
 from models import AuditEvent, Decision, Media, MediaHold, MediaShred, Report, User, utcnow
 from moderation.audit import events as audit
-from moderation.cases import holds, retention, service
+from moderation.cases import holds, opening, retention, service
 from moderation.cases.actor import Actor
 from moderation.cases.evidence import export_case
 from moderation.cases.settings import CaseSettings
 from moderation.cases.signing import EvidenceSigner
-from moderation.cases.summary import render_summary
+from moderation.cases.summary import summary_renderer
 from moderation.core.db import db
 from moderation.core.errors import ForbiddenError, ValidationError
 from moderation.media.store import MediaIntegrityError, MediaStoreError, media_store_for
@@ -71,7 +71,7 @@ def test_retention_shreds_exactly_the_unheld_media_past_its_period(app):
     _decide(app, reports["shared"], "no_violation", moderator)
     _decide(app, reports["in_case"], "escalate", moderator)  # held from the escalation on
     with app.app_context():
-        case = service.open_case(
+        case = opening.open_case(
             db.session, [reports["in_case"]], "ncii", actor=Actor.cli(), settings=SETTINGS
         )
     media = {name: _media_of(app, report_id) for name, report_id in reports.items()}
@@ -115,10 +115,13 @@ def test_retention_shreds_exactly_the_unheld_media_past_its_period(app):
     with app.app_context():
         assert store.exists(in_case.storage_key)
         service.advance(db.session, case.id, "closed", actor=Actor.cli(), reason="no crime")
-        lead = Actor.of(db.session.get(User, senior))
+        lead = Actor.of(db.session.get(User, senior), SETTINGS.csam_roles)
         with pytest.raises(ForbiddenError):
             holds.release_case_holds(
-                db.session, case.id, "done", Actor.of(db.session.get(User, moderator))
+                db.session,
+                case.id,
+                "done",
+                Actor.of(db.session.get(User, moderator), SETTINGS.csam_roles),
             )
         with pytest.raises(ValidationError):
             holds.release_case_holds(db.session, case.id, " ", lead)
@@ -135,7 +138,8 @@ def test_retention_shreds_exactly_the_unheld_media_past_its_period(app):
         # An export after the bytes are gone says so instead of failing.
         package = export_case(
             db.session, store, case.id, actor=Actor.cli(), settings=SETTINGS,
-            signer=EvidenceSigner.from_config(app.config), render_summary=render_summary,
+            signer=EvidenceSigner.from_config(app.config),
+            render_summary=summary_renderer(app.jinja_env),
         )  # fmt: skip
         assert package.missing_media_ids == [in_case.id] and package.media_ids == []
     with zipfile.ZipFile(io.BytesIO(package.data)) as archive:

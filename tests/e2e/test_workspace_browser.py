@@ -62,7 +62,7 @@ def test_a_liaison_lands_on_cases_and_the_case_page_renders(app, client, server,
     from sqlalchemy import select
 
     from models import Case
-    from moderation.cases import service
+    from moderation.cases import opening
     from moderation.cases.actor import Actor
     from moderation.cases.settings import CaseSettings
     from tests.cases.case_factories import escalate, fast_triage, triaged_cluster
@@ -73,7 +73,7 @@ def test_a_liaison_lands_on_cases_and_the_case_page_renders(app, client, server,
     ids = triaged_cluster(app, client)
     escalate(app, ids[0], senior, "threats with an address", cluster=True)
     with app.app_context():
-        service.open_case(
+        opening.open_case(
             db.session, ids, "ncii", actor=Actor.cli(), settings=CaseSettings(referral_hours=24),
             liaison_email="ana@example.org", urgency="urgent", reason="school named",
         )  # fmt: skip

@@ -392,8 +392,11 @@ def test_update_to_child_abuse_hides_the_report_from_moderators(app, client):
     def visible() -> bool:
         with app.app_context():
             from models import User
+            from moderation.accounts.permissions import Principal
+            from moderation.settings import settings_for
 
-            moderator = db.session.get(User, moderator_id)
+            roles = settings_for(app).accounts.csam_roles
+            moderator = Principal(db.session.get(User, moderator_id), roles)
             query = select(Report.id).where(Report.id == report_id)
             return (
                 db.session.execute(query.where(visible_reports_clause(moderator))).first()

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models import utcnow
-from moderation.cases import police
-from moderation.cases import service as cases
+from moderation.cases import opening, police
 from moderation.cases.actor import Actor
-from moderation.cases.settings import CaseSettings
 from moderation.core.db import db
 from moderation.notifications import preferences
 from moderation.settings import settings_for
@@ -82,12 +80,12 @@ def open_case(
     urgency: str = "routine",
 ) -> tuple[int, str]:
     with app.app_context():
-        case = cases.open_case(
+        case = opening.open_case(
             db.session,
             report_ids,
             case_type,
             actor=Actor.cli(),
-            settings=CaseSettings.from_config(app.config),
+            settings=settings_for(app).cases,
             liaison_email=liaison,
             urgency=urgency,
             reason="Kim Jiyoung asked us to act",
