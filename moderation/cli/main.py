@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -180,6 +179,21 @@ def platform_rotate_callback(slug: str, as_json: bool) -> None:
     click.echo(json.dumps({"slug": slug, "callback_secret": secret}) if as_json else secret)
 
 
+def _refuse_unsafe_redis(connection: Any) -> None:
+    """Exit (status 2) with one sentence if Redis could evict jobs; warn and go on if its
+    eviction policy cannot be read (see core/redis_conn.py). An unreachable Redis is worded by
+    ModerationGroup."""
+    from moderation.core.redis_conn import UnsafeRedisError, check_eviction_policy
+
+    try:
+        warning = check_eviction_policy(connection)
+    except UnsafeRedisError as exc:
+        click.echo(f"error: refusing to start a worker: {exc}", err=True)
+        sys.exit(2)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @click.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
@@ -197,14 +211,16 @@ def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
     from rq.serializers import JSONSerializer
 
     from moderation.core.queueing import QUEUE_GROUPS, QUEUE_NAMES, queue, worker_queue_names
-    from moderation.core.redis_conn import get_redis
+    from moderation.core.redis_conn import patient_redis_from_url
 
     try:
         names = worker_queue_names(queues)
     except ValueError as exc:
         known = ", ".join(dict.fromkeys([*QUEUE_GROUPS, *QUEUE_NAMES]))
         raise click.BadParameter(f"unknown queue {exc}; known: {known}") from exc
-    connection = get_redis()
+    # Patient: a Redis restart pauses this worker instead of ending it (core/redis_conn.py).
+    connection = patient_redis_from_url(current_app.config["REDIS_URL"])
+    _refuse_unsafe_redis(connection)
     # SimpleWorker runs jobs in this process, so the app, database pool and ONNX sessions are
     # created once per worker process (lazily) instead of once per job in a fork. Decoding is
     # fenced by limits; a report whose triage keeps dying is failed after a few attempts.
@@ -239,15 +255,10 @@ def sweep(as_json: bool) -> None:
 def cron(once: bool) -> None:
     """Enqueue periodic jobs (the sweeper). Safe to run in several places: a Redis lock per
     period lets only one process enqueue each tick."""
-    from moderation.core.redis_conn import get_redis
-    from moderation.core.scheduling import run_due_jobs
+    from moderation.core.redis_conn import patient_redis_from_url
+    from moderation.core.scheduling import run_cron
 
-    connection = get_redis()
-    while True:
-        run_due_jobs(connection, current_app.config)
-        if once:
-            return
-        time.sleep(5)
+    run_cron(patient_redis_from_url(current_app.config["REDIS_URL"]), current_app.config, once)
 
 
 @click.group("audit", help="The hash-chained audit log.")

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -31,26 +32,24 @@ def wait_for_port(port: int, timeout: float = 10.0) -> bool:
 
 
 def start_redis_server(
-    directory: Path | str, *, durable: bool = False
+    directory: Path | str,
+    *,
+    durable: bool = False,
+    port: int | None = None,
+    options: Sequence[str] = (),
 ) -> tuple[subprocess.Popen, int]:
-    """A private `redis-server` on a free loopback port, ready to use; the caller stops it.
+    """A private `redis-server` on a free loopback port (or `port`), ready to use; the caller
+    stops it.
 
-    `durable` turns on AOF with `noeviction` (the production settings, for the demo); otherwise
-    it keeps nothing on disk. Raises FileNotFoundError if redis-server is not installed and
-    RuntimeError if it does not come up.
+    Always `noeviction` (the only policy workers accept: any other may drop queued jobs);
+    `durable` turns on AOF (the production settings, for the demo), otherwise it keeps nothing
+    on disk. `options` are more command-line settings (e.g. `--maxmemory 2mb`). Raises
+    FileNotFoundError if redis-server is not installed and RuntimeError if it does not come up.
     """
     server = shutil.which("redis-server")
     if server is None:
         raise FileNotFoundError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    persistence = (
-        ["--appendonly", "yes", "--maxmemory-policy", "noeviction"]
-        if durable
-        else [
-            "--appendonly",
-            "no",
-        ]
-    )
+    port = free_port() if port is None else port
     process = subprocess.Popen(
         [
             server,
@@ -62,7 +61,11 @@ def start_redis_server(
             "",
             "--dir",
             str(directory),
-            *persistence,
+            "--appendonly",
+            "yes" if durable else "no",
+            "--maxmemory-policy",
+            "noeviction",
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

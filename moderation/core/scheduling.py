@@ -7,11 +7,13 @@ Redis lock for that period enqueues it. Any number of `moderation cron` processe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from moderation.core.queueing import (
     DISPATCH_CALLBACKS,
@@ -26,6 +28,8 @@ from moderation.core.queueing import (
     JobSpec,
     enqueue,
 )
+
+log = logging.getLogger(__name__)
 
 
 def periodic_jobs(config: Mapping[str, Any]) -> list[tuple[JobSpec, int]]:
@@ -56,3 +60,20 @@ def run_due_jobs(
             enqueue(spec, connection, job_id=f"cron-{spec.func.rsplit('.', 1)[-1]}-{period}")
             enqueued.append(spec.func)
     return enqueued
+
+
+def run_cron(connection: Redis, config: Mapping[str, Any], once: bool = False) -> None:
+    """The `moderation cron` loop: enqueue what is due every CRON_TICK_SECONDS (5), forever (or
+    once). A tick that finds Redis unavailable is skipped with a warning, not fatal: a periodic
+    job missed during an outage is enqueued by the next tick after it (the sweeper then finds
+    what the outage left behind). With `once`, the error is raised."""
+    while True:
+        try:
+            run_due_jobs(connection, config)
+        except RedisError as exc:
+            if once:
+                raise
+            log.warning("cron tick skipped, Redis unavailable: %s", type(exc).__name__)
+        if once:
+            return
+        time.sleep(float(config.get("CRON_TICK_SECONDS", 5)))
