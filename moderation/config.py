@@ -28,6 +28,11 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SECRET_KEY": None,
     "MEDIA_DIR": None,  # default: <instance>/media
+    # Where originals are stored (docs/STORAGE.md): file:///absolute/path, or s3://bucket/prefix
+    # with credentials from the usual AWS variables. Unset: the folder MEDIA_DIR. S3_ENDPOINT_URL
+    # points at an S3-compatible service (MinIO, Ceph); unset, AWS.
+    "MEDIA_STORAGE_URL": None,
+    "S3_ENDPOINT_URL": None,
     "MEDIA_KEY": None,  # base64 of 32 bytes: the key-encryption key for media at rest
     # base64 of 32 random bytes: the Ed25519 private key that signs evidence packages. Rotate by
     # setting a new one and listing the old public key (`moderation evidence key`) here:
@@ -300,7 +305,34 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'moderation.sqlite3'}"
-    if not app.config["MEDIA_DIR"]:
-        app.config["MEDIA_DIR"] = str(instance / "media")
+    _check_media_storage(app.config, instance)
     if not app.config["BANK_INDEX_DIR"]:
         app.config["BANK_INDEX_DIR"] = str(instance / "pdq-index")
+
+
+def _check_media_storage(config: Any, instance: Path) -> None:
+    """Validate MEDIA_STORAGE_URL (ConfigurationError for a bad one) and keep MEDIA_DIR naming
+    the folder of a file:// store, so both settings agree on where the media is."""
+    from moderation.media.locations import check_backend_available, parse_storage_url
+
+    url = config.get("MEDIA_STORAGE_URL")
+    if not url:
+        if not config["MEDIA_DIR"]:
+            config["MEDIA_DIR"] = str(instance / "media")
+        return
+    try:
+        location = parse_storage_url(url)
+        check_backend_available(location)
+    except ValueError as exc:
+        raise ConfigurationError(f"MODERATION_MEDIA_STORAGE_URL: {exc}") from None
+    if location.scheme == "file":
+        folder = Path(location.path).resolve()
+        if config["MEDIA_DIR"] and Path(config["MEDIA_DIR"]).resolve() != folder:
+            raise ConfigurationError(
+                "MODERATION_MEDIA_STORAGE_URL and MODERATION_MEDIA_DIR name different folders;"
+                " set only MODERATION_MEDIA_STORAGE_URL"
+            )
+        config["MEDIA_DIR"] = location.path
+    elif not config["MEDIA_DIR"]:
+        # Nothing is stored there with an s3:// store; set so code that reads it still works.
+        config["MEDIA_DIR"] = str(instance / "media")

@@ -5,12 +5,16 @@ Each object is encrypted with AES-256-GCM under its own random data key; the dat
 of their plaintext, written once, and the hash is re-checked on every read, so a swapped or
 corrupted file is detected rather than shown. Plaintext never touches the disk.
 
+Two backends share this format and naming (`seal`/`unseal`, `object_name`): the local filesystem
+here, and S3-compatible object storage in moderation/media/s3store.py; `media_store_for` picks one
+from MEDIA_STORAGE_URL (moderation/media/locations.py).
+
 On disk an object is named by a keyed hash of its SHA-256 (HMAC-SHA256 under a key derived from
 MEDIA_KEY), never by the SHA-256 itself: someone holding the disk or a backup but not the key
 cannot test whether a known image is stored. The SHA-256 lives only in the database.
 
-File layout: b"MQE1" | wrapped data key (40 bytes) | nonce (12 bytes) | ciphertext+tag.
-The SHA-256 is bound as associated data, so a file cannot be moved to another address.
+Object layout: b"MQE1" | wrapped data key (40 bytes) | nonce (12 bytes) | ciphertext+tag.
+The SHA-256 is bound as associated data, so an object cannot be moved to another address.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,11 +36,17 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 MAGIC = b"MQE1"
 _WRAPPED_LEN = 40
 _NONCE_LEN = 12
+# Everything before the ciphertext: what destroy() must overwrite first.
+HEADER_LEN = len(MAGIC) + _WRAPPED_LEN + _NONCE_LEN
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class MediaStoreError(Exception):
     """The object is missing, unreadable or fails its integrity check."""
+
+
+class MediaNotFound(MediaStoreError):
+    """No object is stored at this key (never stored, or destroyed)."""
 
 
 class MediaIntegrityError(MediaStoreError):
@@ -52,22 +63,60 @@ class MediaStore(Protocol):
     def destroy(self, key: str) -> bool: ...
 
 
+def name_key_for(key_encryption_key: bytes) -> bytes:
+    """The key that names objects, derived from the KEK (not the KEK itself: a name must never
+    help attack the KEK). Raises ValueError unless the KEK is 32 bytes."""
+    if len(key_encryption_key) != 32:
+        raise ValueError("the key-encryption key must be 32 bytes")
+    return hmac.digest(key_encryption_key, b"moderation media object names", "sha256")
+
+
+def object_name(name_key: bytes, key: str) -> str:
+    """`ab/cd/<keyed hash>.bin`: the object's name relative to the store's root, the same in
+    every backend (so a store copied between them keeps its names). Raises MediaStoreError for a
+    key that is not SHA-256 hex, so no key can name anything outside the store."""
+    if not _KEY_RE.match(key):
+        raise MediaStoreError("malformed media key")
+    name = hmac.new(name_key, key.encode(), "sha256").hexdigest()
+    return f"{name[:2]}/{name[2:4]}/{name}.bin"
+
+
+def seal(key_encryption_key: bytes, key: str, plaintext: bytes) -> bytes:
+    """The stored form of `plaintext`, whose SHA-256 hex is `key`: a fresh data key wrapped by
+    the KEK, a random nonce, and the AES-256-GCM ciphertext with `key` as associated data."""
+    data_key = AESGCM.generate_key(bit_length=256)
+    nonce = secrets.token_bytes(_NONCE_LEN)
+    ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, key.encode())
+    return MAGIC + aes_key_wrap(key_encryption_key, data_key) + nonce + ciphertext
+
+
+def unseal(key_encryption_key: bytes, key: str, blob: bytes) -> bytes:
+    """The plaintext of `blob`, read from the address `key`; raises MediaIntegrityError if it is
+    not in the format, does not decrypt, or does not hash back to `key`."""
+    if not blob.startswith(MAGIC) or len(blob) < HEADER_LEN + 16:
+        raise MediaIntegrityError("media object is not in the encrypted format")
+    wrapped = blob[len(MAGIC) : len(MAGIC) + _WRAPPED_LEN]
+    nonce = blob[len(MAGIC) + _WRAPPED_LEN : HEADER_LEN]
+    try:
+        data_key = aes_key_unwrap(key_encryption_key, wrapped)
+        plaintext = AESGCM(data_key).decrypt(nonce, blob[HEADER_LEN:], key.encode())
+    except (InvalidUnwrap, InvalidTag) as exc:
+        raise MediaIntegrityError("media object failed decryption") from exc
+    if hashlib.sha256(plaintext).hexdigest() != key:
+        raise MediaIntegrityError("media object does not match its SHA-256")
+    return plaintext
+
+
 class EncryptedFileStore:
-    """The local-filesystem backend: `<root>/<ab>/<cd>/<sha256>.bin`."""
+    """The local-filesystem backend: `<root>/<ab>/<cd>/<keyed hash>.bin`."""
 
     def __init__(self, root: Path | str, key_encryption_key: bytes):
-        if len(key_encryption_key) != 32:
-            raise ValueError("the key-encryption key must be 32 bytes")
+        self._name_key = name_key_for(key_encryption_key)
         self.root = Path(root)
         self._kek = key_encryption_key
-        # A separate key for names (not the KEK itself): a name must never help attack the KEK.
-        self._name_key = hmac.digest(key_encryption_key, b"moderation media object names", "sha256")
 
     def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key):
-            raise MediaStoreError("malformed media key")
-        name = hmac.new(self._name_key, key.encode(), "sha256").hexdigest()
-        path = self.root / name[:2] / name[2:4] / f"{name}.bin"
+        path = self.root / object_name(self._name_key, key)
         legacy = self.root / key[:2] / key[2:4] / f"{key}.bin"
         if not path.exists() and legacy.exists():
             # A store written before objects had keyed names: rename on first use (atomic, and
@@ -89,10 +138,7 @@ class EncryptedFileStore:
         path = self._path(key)
         if path.exists():
             return key
-        data_key = AESGCM.generate_key(bit_length=256)
-        nonce = secrets.token_bytes(_NONCE_LEN)
-        ciphertext = AESGCM(data_key).encrypt(nonce, data, key.encode())
-        blob = MAGIC + aes_key_wrap(self._kek, data_key) + nonce + ciphertext
+        blob = seal(self._kek, key, data)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temporary file and link it into place: readers never see half an object,
         # and a concurrent writer of the same bytes simply loses the race harmlessly.
@@ -126,7 +172,7 @@ class EncryptedFileStore:
             return False
         try:
             size = os.fstat(fd).st_size
-            header = min(size, len(MAGIC) + _WRAPPED_LEN + _NONCE_LEN)
+            header = min(size, HEADER_LEN)
             os.pwrite(fd, secrets.token_bytes(header), 0)
             os.fsync(fd)
             for offset in range(header, size, 1 << 20):
@@ -144,25 +190,24 @@ class EncryptedFileStore:
         try:
             blob = path.read_bytes()
         except FileNotFoundError as exc:
-            raise MediaStoreError("media object not found") from exc
-        if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + _WRAPPED_LEN + _NONCE_LEN + 16:
-            raise MediaIntegrityError("media object is not in the encrypted format")
-        offset = len(MAGIC)
-        wrapped = blob[offset : offset + _WRAPPED_LEN]
-        nonce = blob[offset + _WRAPPED_LEN : offset + _WRAPPED_LEN + _NONCE_LEN]
-        ciphertext = blob[offset + _WRAPPED_LEN + _NONCE_LEN :]
-        try:
-            data_key = aes_key_unwrap(self._kek, wrapped)
-            plaintext = AESGCM(data_key).decrypt(nonce, ciphertext, key.encode())
-        except (InvalidUnwrap, InvalidTag) as exc:
-            raise MediaIntegrityError("media object failed decryption") from exc
-        if hashlib.sha256(plaintext).hexdigest() != key:
-            raise MediaIntegrityError("media object does not match its SHA-256")
-        return plaintext
+            raise MediaNotFound("media object not found") from exc
+        return unseal(self._kek, key, blob)
 
 
-def media_store_for(config: dict) -> EncryptedFileStore:
-    """The configured store (local filesystem today; S3-compatible is the planned second)."""
-    from moderation.config import decode_media_key  # local: keeps this module free of Flask
+def media_store_for(config: Mapping[str, Any]) -> MediaStore:
+    """The configured store: MEDIA_STORAGE_URL (`file:///path` or `s3://bucket/prefix`, with
+    S3_ENDPOINT_URL), or the folder MEDIA_DIR when it is unset. Raises ConfigurationError for a
+    bad URL or key. Opens no connection: an S3 client connects on first use."""
+    # local: keeps this module free of Flask
+    from moderation.config import ConfigurationError, decode_media_key
+    from moderation.media.locations import open_store, parse_storage_url
 
-    return EncryptedFileStore(config["MEDIA_DIR"], decode_media_key(config["MEDIA_KEY"]))
+    key_encryption_key = decode_media_key(config["MEDIA_KEY"])
+    url = config.get("MEDIA_STORAGE_URL")
+    if not url:
+        return EncryptedFileStore(config["MEDIA_DIR"], key_encryption_key)
+    try:
+        location = parse_storage_url(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"MODERATION_MEDIA_STORAGE_URL: {exc}") from None
+    return open_store(location, key_encryption_key, config.get("S3_ENDPOINT_URL") or None)
