@@ -31,7 +31,9 @@ def s3_endpoint() -> Iterator[str]:
         patch.delenv("AWS_PROFILE", raising=False)
         patch.delenv("AWS_SESSION_TOKEN", raising=False)
         # The server logs every request through werkzeug: too loud for a test run.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        werkzeug_log = logging.getLogger("werkzeug")
+        level = werkzeug_log.level
+        werkzeug_log.setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
@@ -39,6 +41,7 @@ def s3_endpoint() -> Iterator[str]:
             yield f"http://{host}:{port}"
         finally:
             server.stop()
+            werkzeug_log.setLevel(level)
 
 
 @pytest.fixture

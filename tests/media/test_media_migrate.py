@@ -174,3 +174,13 @@ def test_bad_targets_are_refused_without_echoing_them(app, runner):
     result = runner.invoke(args=["media", "migrate", "--to", itself])
     assert result.exit_code == 2 and "the configured store itself" in result.output
     assert _migrate_events(app) == []
+
+
+def test_a_target_bucket_that_does_not_exist_fails_every_object(app, client, runner, s3_endpoint):
+    _report(app, client, [make_image(71), make_image(72)])
+    app.config["S3_ENDPOINT_URL"] = s3_endpoint
+    result = runner.invoke(args=["media", "migrate", "--to", "s3://no-such-bucket-here/x"])
+    assert result.exit_code == 1, result.output
+    assert COUNTS.format(0, 0, 0, 2) in result.stdout
+    assert "failed (unavailable 2)" in result.stderr
+    assert "now set" not in result.output
