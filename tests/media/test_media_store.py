@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from moderation.media.store import (
     MediaStoreError,
     media_store_for,
 )
-from tests.factories import make_image, make_platform, post_report, report_body
+from tests.factories import login, make_image, make_platform, make_user, post_report, report_body
 from tests.media.conftest import MEDIA_KEY, file_backend, make_bucket, object_versions, s3_backend
+from tests.review.review_factories import make_report
 
 KEY = MEDIA_KEY
 
@@ -209,6 +211,27 @@ def test_media_written_by_intake_is_encrypted(app, client, app_media):
     key = hashlib.sha256(data).hexdigest()
     assert app_media.make(KEY).get(key) == data
     assert type(media_store_for(app.config)) is type(app_media.store)
+
+
+def test_review_shows_a_blurred_preview_and_refuses_a_tampered_object(app, client, app_media):
+    """The review UI reads through whichever store is configured, and never shows an object
+    that fails its check."""
+    make_user(app)
+    login(client)
+    good, bad = make_image(17), make_image(18)
+    ids = [make_report(app, media=[data]) for data in (good, bad)]
+    media_ids = []
+    for report_id in ids:
+        html = client.get(f"/review/{report_id}").get_data(as_text=True)
+        media_ids.append(int(re.search(r'data-media-id="(\d+)"', html).group(1)))
+    name = app_media.raw_name(hashlib.sha256(bad).hexdigest())
+    blob = bytearray(app_media.read_raw(name))
+    blob[-5] ^= 0xFF
+    app_media.write_raw(name, bytes(blob))
+    preview = client.get(f"/review/media/{media_ids[0]}/preview.jpg")
+    assert preview.status_code == 200 and preview.data[:3] == b"\xff\xd8\xff"
+    assert preview.data != good
+    assert client.get(f"/review/media/{media_ids[1]}/preview.jpg").status_code == 404
 
 
 def test_intake_answers_503_while_s3_is_down(app, client, s3_endpoint):
