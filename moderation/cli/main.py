@@ -13,16 +13,9 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from models import Role
+from moderation.cli.output import fail_with
 from moderation.core.db import db
 from moderation.core.errors import DomainError
-
-
-def _fail(error: DomainError, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": error.code, "message": error.message}))
-    else:
-        click.echo(f"error: {error.message}", err=True)
-    sys.exit(1)
 
 
 @click.group("db", help="Database migrations.")
@@ -68,8 +61,7 @@ def user_add(email: str, role: str, password_stdin: bool, as_json: bool) -> None
     try:
         user = create_user(db.session, settings, email, role, password)
     except DomainError as exc:
-        _fail(exc, as_json)
-        return
+        fail_with(exc, as_json)
     totp_uri = provisioning_uri(settings.totp_config, user)
     if as_json:
         document = {"id": user.id, "email": user.email, "role": user.role, "totp_uri": totp_uri}
@@ -102,8 +94,7 @@ def platform_add(
     try:
         creds = create_platform(db.session, slug, kind, secret, callback_url)
     except DomainError as exc:
-        _fail(exc, as_json)
-        return
+        fail_with(exc, as_json)
     document = {
         "slug": creds.slug,
         "kind": creds.kind,
@@ -131,8 +122,7 @@ def platform_rotate(slug: str, secret: str | None, as_json: bool) -> None:
     try:
         new_secret = rotate_secret(db.session, slug, secret)
     except DomainError as exc:
-        _fail(exc, as_json)
-        return
+        fail_with(exc, as_json)
     click.echo(json.dumps({"slug": slug, "webhook_secret": new_secret}) if as_json else new_secret)
 
 
@@ -148,13 +138,11 @@ def platform_set_callback(slug: str, url: str | None, clear: bool, as_json: bool
     from moderation.outcomes.callback_admin import set_callback
 
     if not url and not clear:
-        _fail(DomainError("give a URL, or --clear", code="invalid_callback"), as_json)
-        return
+        fail_with(DomainError("give a URL, or --clear", code="invalid_callback"), as_json)
     try:
         secret = set_callback(db.session, slug, None if clear else url)
     except DomainError as exc:
-        _fail(exc, as_json)
-        return
+        fail_with(exc, as_json)
     document = {"slug": slug, "callback_url": None if clear else url}
     if secret:
         document["callback_secret"] = secret
@@ -174,8 +162,7 @@ def platform_rotate_callback(slug: str, as_json: bool) -> None:
     try:
         secret = rotate_callback_secret(db.session, slug)
     except DomainError as exc:
-        _fail(exc, as_json)
-        return
+        fail_with(exc, as_json)
     click.echo(json.dumps({"slug": slug, "callback_secret": secret}) if as_json else secret)
 
 
@@ -313,6 +300,9 @@ def register_cli(app: Flask) -> None:
     from moderation.cli.digests import digest_group
 
     app.cli.add_command(digest_group)
+    from moderation.cli.media import media_group
+
+    app.cli.add_command(media_group)
     from moderation.cli.cases import COMMANDS as case_commands
 
     for command in case_commands:
