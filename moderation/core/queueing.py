@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
@@ -117,12 +118,47 @@ def triage_job_id(report_id: int) -> str:
     return f"triage-report-{report_id}"
 
 
-def job_is_waiting(connection: Redis, job_id: str) -> bool:
-    """True if the job exists and is queued, scheduled or running (so re-enqueueing is moot)."""
+# LPOS is linear in the queue's length: a longer queue is not searched for one job (under such
+# a backlog, a lost job is found by a sweep once the backlog has drained below this).
+SEARCHABLE_QUEUE_LENGTH = 10_000
+
+
+def _lost(connection: Redis, job: Job, status: JobStatus, started_within: timedelta) -> bool:
+    """True if `job`, whose object the caller knows is still unclaimed, can never run: it says
+    `started` for longer than `started_within` (its worker died before the job's first step),
+    or `queued` but is on no queue (its worker died between popping it and starting it; with
+    several queues RQ pops without a safety list)."""
+    if status == JobStatus.STARTED and job.started_at:
+        started_at = job.started_at
+        if started_at.tzinfo is None:  # RQ stores UTC
+            started_at = started_at.replace(tzinfo=UTC)
+        return started_at < datetime.now(UTC) - started_within
+    if status == JobStatus.QUEUED:
+        key = queue(job.origin, connection).key
+        if (
+            connection.llen(key) > SEARCHABLE_QUEUE_LENGTH
+            or connection.lpos(key, job.id) is not None
+        ):
+            return False
+        # Popped a moment ago by a live worker, which has marked it started since?
+        return job.get_status(refresh=True) == JobStatus.QUEUED
+    return False
+
+
+def job_is_waiting(connection: Redis, job_id: str, unclaimed_for: timedelta | None = None) -> bool:
+    """True if the job exists and is queued, scheduled or running (so re-enqueueing is moot).
+
+    `unclaimed_for`: the caller knows the job's first step (a claim that takes a moment) has not
+    been done although the job has existed that long; a job that can never run (see `_lost`)
+    is then not waiting."""
     job = Job.fetch_many([job_id], connection=connection, serializer=JSONSerializer)[0]
     if job is None:
         return False
-    return job.get_status(refresh=False) in (
+    status = job.get_status(refresh=False)
+    if unclaimed_for is not None and _lost(connection, job, status, unclaimed_for):
+        log.warning("job %s lost its worker before it started; replacing it", job_id)
+        return False
+    return status in (
         JobStatus.QUEUED,
         JobStatus.STARTED,
         JobStatus.SCHEDULED,
@@ -131,28 +167,42 @@ def job_is_waiting(connection: Redis, job_id: str) -> bool:
 
 
 def _enqueue_once(
-    spec: JobSpec, connection: Redis, job_id: str, report_id: int, replace: bool = False
+    spec: JobSpec,
+    connection: Redis,
+    job_id: str,
+    report_id: int,
+    replace: bool = False,
+    unclaimed_for: timedelta | None = None,
 ) -> Job | None:
     """Enqueue `spec` for one object (a report, a delivery) under a derived job id, unless that
-    job is already waiting."""
+    job is already waiting (see `job_is_waiting` for `unclaimed_for`)."""
     try:
         # The common case (no such job) costs one atomic round trip.
         return enqueue(spec, connection, report_id, job_id=job_id, unique=True)
     except DuplicateJobError:
-        if not replace and job_is_waiting(connection, job_id):
+        if not replace and job_is_waiting(connection, job_id, unclaimed_for):
             return None
         # A finished or failed job of the same report: replace it (the sweeper's rescue path).
         return enqueue(spec, connection, report_id, job_id=job_id)
 
 
 def enqueue_triage(
-    connection: Redis, report_id: int, urgent: bool = False, replace: bool = False
+    connection: Redis,
+    report_id: int,
+    urgent: bool = False,
+    replace: bool = False,
+    unclaimed_after: timedelta | None = None,
 ) -> Job | None:
     """Enqueue triage of one report under its derived job id (on the urgent queue if `urgent`),
     unless it is already waiting on either; `replace`: even if its job says it is running (the
-    sweeper knows, from the heartbeat, that its worker died)."""
+    sweeper knows, from the heartbeat, that its worker died). `unclaimed_after`: the caller
+    knows the report is unclaimed (`received`) although it waited at least this long, so a job
+    that says it started longer ago than this, or is queued on no queue, lost its worker before
+    the claim and is replaced too."""
     spec = TRIAGE_REPORT_URGENT if urgent else TRIAGE_REPORT
-    return _enqueue_once(spec, connection, triage_job_id(report_id), report_id, replace)
+    return _enqueue_once(
+        spec, connection, triage_job_id(report_id), report_id, replace, unclaimed_after
+    )
 
 
 def enqueue_callback(connection: Redis, delivery_id: int) -> Job | None:

@@ -2,7 +2,9 @@
 
 Intake answers 202 even when Redis is down; this is what makes that safe. It also rescues
 reports whose triage worker died mid-job: `triaging` with no heartbeat for `dead_after`
-(moderation/triage/heartbeat.py), or past the hard `stale_after` limit.
+(moderation/triage/heartbeat.py), or past the hard `stale_after` limit; and reports whose worker
+died after taking the job but before claiming the report (`received`, its job `started` for
+longer than `dead_after`, or `queued` on no queue).
 """
 
 from __future__ import annotations
@@ -108,9 +110,16 @@ def sweep_pending(session: Session, redis: Redis, settings: SweepSettings) -> li
     urgent = urgent_reports(session, pending)
     enqueued = []
     for report_id, _ in pending:
-        # A dead worker's job still says "started": replace it rather than wait for it.
+        # A dead worker's job still says "started": replace it rather than wait for it. So is
+        # the job of a pending (unclaimed) report that started `dead_after` ago, or says
+        # "queued" but is on no queue: a live worker claims within a moment of popping the
+        # job, so its worker died in between (RQ itself would never run it again).
         job = enqueue_triage(
-            redis, report_id, urgent=report_id in urgent, replace=report_id in released
+            redis,
+            report_id,
+            urgent=report_id in urgent,
+            replace=report_id in released,
+            unclaimed_after=settings.dead_after,
         )
         if job is not None:
             enqueued.append(report_id)

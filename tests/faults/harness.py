@@ -185,6 +185,26 @@ class PostgresCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def make_app(database_url: str, redis_url: str, tmp_path: Path):
+    """An app like the suite's `app` fixture, on stores the test started itself (a private
+    PostgreSQL, say) rather than the suite's; the caller creates the schema."""
+    from moderation import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "MEDIA_KEY": TEST_MEDIA_KEY,
+            "MEDIA_DIR": str(tmp_path / "media"),
+            "BANK_INDEX_DIR": str(tmp_path / "pdq-index"),
+            "SERVER_NAME": "localhost",
+            "PREFERRED_URL_SCHEME": "http",
+        }
+    )
+
+
 def worker_env(app, database_url: str, redis_url: str, **settings: Any) -> dict[str, str]:
     """The environment of a `moderation` process with the test app's stores and keys, plus
     `settings` (config names without the MODERATION_ prefix)."""
@@ -375,6 +395,33 @@ def queued_count(app, report_ids: list[int]) -> int:
 
 def all_queued(app, report_ids: list[int]) -> Callable[[], bool]:
     return lambda: queued_count(app, report_ids) == len(report_ids)
+
+
+def wait_all_queued(app, report_ids: list[int], seconds: float, redis: Redis) -> float:
+    """wait_for every report to be `queued`; on timeout the error says where the others are
+    (their status and attempts, and their triage job's state in Redis)."""
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    from moderation.core.queueing import triage_job_id
+
+    try:
+        return wait_for(all_queued(app, report_ids), seconds, "every acknowledged report triaged")
+    except AssertionError as exc:
+        with app.app_context():
+            rows = db.session.execute(
+                select(Report.id, Report.status, Report.triage_attempts)
+                .where(Report.id.in_(report_ids), Report.status != ReportStatus.QUEUED)
+                .limit(20)
+            ).all()
+        jobs = Job.fetch_many(
+            [triage_job_id(row[0]) for row in rows], connection=redis, serializer=JSONSerializer
+        )
+        states = [
+            f"#{row[0]} {row[1]} x{row[2]} job {job.get_status() if job else None}"
+            for row, job in zip(rows, jobs, strict=True)
+        ]
+        raise AssertionError(f"{exc}; waiting: {states}") from None
 
 
 @dataclass
