@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-faults install system-deps translations lint bench clean
+.PHONY: demo test test-faults install system-deps translations lint bench bench-load bench-fuzz clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,15 +41,25 @@ test: system-deps install
 	$(PY) -m pytest -q -n 2 --dist loadfile
 	MODERATION_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -n 2 --dist loadfile -m db
 
-# Fault injection (tests/faults/): real worker processes killed mid-job. Also part of `make test`.
+# Fault injection (tests/faults/): workers killed, Redis and PostgreSQL stopped, filled and
+# restarted mid-run. `make test` runs a shortened version; FAULTS_SCALE=full the issue's sizes.
 test-faults: system-deps install
-	$(PY) -m pytest -q tests/faults
+	FAULTS_SCALE=full $(PY) -m pytest -q -s tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check moderation models workers tests bench
 
 bench: install
 	$(PY) bench/index.py --n 1000000
+
+# Intake and triage together at a rising rate (locust, headless), on PostgreSQL and Redis.
+bench-load: install
+	$(PIP) install --quiet -e ".[bench]"
+	$(PY) bench/load.py
+
+# The long hostile-input runs: hypothesis over decoding and the webhook parser, schemathesis.
+bench-fuzz: install
+	$(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) .demo instance

@@ -73,6 +73,8 @@ def _environment(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
         "MODERATION_REDIS_URL": args.redis,
         "MODERATION_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
         "MODERATION_MEDIA_KEY": base64.b64encode(bytes(range(32))).decode(),
+        # Production (gunicorn's default) refuses to start without an evidence signing key.
+        "MODERATION_EVIDENCE_SIGNING_KEY": base64.b64encode(bytes(range(32, 64))).decode(),
         "MODERATION_MEDIA_DIR": str(workdir / "media"),
         "MODERATION_MEDIA_INDEX_DIR": str(workdir / "media-index"),
         "MODERATION_BANK_INDEX_DIR": str(workdir / "bank-index"),

@@ -4,6 +4,7 @@ and a short schemathesis run over it finds no server error."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import jsonschema
@@ -151,7 +152,8 @@ def test_schemathesis_finds_no_server_error(app):
         extra = overrides.get(operation_id, {})
 
         @settings(
-            max_examples=30,
+            # SCHEMATHESIS_EXAMPLES: a short run here, thousands from bench/fuzz.py.
+            max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "30")),
             deadline=None,
             database=None,
             derandomize=True,
