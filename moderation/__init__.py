@@ -3,9 +3,22 @@ error handlers and the CLI, and does nothing else (no connections, no migrations
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
+
+
+def _instance_path() -> str | None:
+    """MODERATION_INSTANCE_PATH: this host's own folder (development secrets, the default
+    SQLite file and PDQ index folders). Several hosts of one deployment each keep their own;
+    nothing in it is shared. Unset: Flask's default, `instance/` beside the package."""
+    configured = os.environ.get("MODERATION_INSTANCE_PATH")
+    if configured and not os.path.isabs(configured):
+        from moderation.config import ConfigurationError
+
+        raise ConfigurationError("MODERATION_INSTANCE_PATH must be an absolute path")
+    return configured or None
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -24,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
+        instance_path=_instance_path(),
         template_folder=str(asset_dir("templates")),
         static_folder=str(asset_dir("static")),
     )
