@@ -306,8 +306,20 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         instance.mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'moderation.sqlite3'}"
     _check_media_storage(app.config, instance)
+    _check_redis_url(app.config)
     if not app.config["BANK_INDEX_DIR"]:
         app.config["BANK_INDEX_DIR"] = str(instance / "pdq-index")
+
+
+def _check_redis_url(config: Any) -> None:
+    """A malformed Sentinel URL stops startup with one sentence (never the URL: it may hold a
+    password); a plain URL is left to redis-py, which says what is wrong on first use."""
+    from moderation.core.redis_urls import parse_sentinel_url
+
+    try:
+        parse_sentinel_url(str(config["REDIS_URL"]))
+    except ValueError as exc:
+        raise ConfigurationError(f"MODERATION_REDIS_URL: {exc}") from None
 
 
 def _check_media_storage(config: Any, instance: Path) -> None:

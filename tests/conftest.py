@@ -18,6 +18,7 @@ from sqlalchemy import text
 from models import Base
 from moderation import create_app
 from moderation.core.db import make_engine
+from moderation.core.redis_urls import connect
 
 # Public reference vectors carried in the repository (tests/data/pdq: Meta's PDQ images and
 # expected hashes, BSD licence), so the suite runs on a plain clone.
@@ -123,7 +124,7 @@ def _truncate(engine) -> None:
 
 @pytest.fixture
 def app(db_engine, database_url: str, redis_url: str, tmp_path: Path):
-    Redis.from_url(redis_url).flushdb()
+    connect(redis_url).flushdb()
     application = create_app(
         {
             "TESTING": True,
@@ -144,7 +145,7 @@ def app(db_engine, database_url: str, redis_url: str, tmp_path: Path):
     yield application
     application.extensions["moderation.db"][0].dispose()
     _truncate(db_engine)
-    Redis.from_url(redis_url).flushdb()
+    connect(redis_url).flushdb()
 
 
 @pytest.fixture
@@ -167,4 +168,4 @@ def session(app):
 
 @pytest.fixture
 def redis(app, redis_url: str) -> Redis:
-    return Redis.from_url(redis_url)
+    return connect(redis_url)

@@ -341,9 +341,10 @@ def explain_service_error(error: Exception, config: Mapping[str, Any]) -> str | 
             reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
             return f"cannot use the database at {url} (MODERATION_DATABASE_URL): {reason}"
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
-        url = str(config.get("REDIS_URL", ""))
-        where = url.rpartition("@")[2] if "@" in url else url
-        return f"cannot reach Redis at {where} (MODERATION_REDIS_URL): {error}"
+        from moderation.core.redis_urls import where
+
+        place = where(str(config.get("REDIS_URL", "")))
+        return f"cannot reach Redis at {place} (MODERATION_REDIS_URL): {error}"
     return None
 
 

@@ -10,11 +10,20 @@ from flask import Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from moderation.core.redis_urls import parse_sentinel_url
+
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
 
 
 def init_limiter(app: Flask) -> None:
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    sentinel = parse_sentinel_url(app.config["REDIS_URL"])
+    if sentinel is None:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    else:
+        # limits spells Sentinel without a database: the database goes in the options.
+        uri, options = sentinel.limiter_uri()
+        app.config.setdefault("RATELIMIT_STORAGE_URI", uri)
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
     # If Redis is down, each process keeps counting in its own memory (the same limits, so at
     # most one budget per process) instead of letting every request through: sign-in and the
     # public portal stay throttled. It returns to Redis once Redis answers again.

@@ -10,10 +10,13 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from moderation.core.redis_urls import connect
+
 
 def redis_from_url(url: str) -> Redis:
+    """A client of MODERATION_REDIS_URL, plain or Sentinel (core/redis_urls.py)."""
     # Short timeouts: intake must answer quickly even when Redis is down (the outbox recovers).
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    return connect(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
 
 
 # How long a worker or the cron waits out a Redis that went away (restart, failover) or is full
@@ -30,7 +33,7 @@ def patient_redis_from_url(url: str) -> Redis:
     Redis error anywhere but in its dequeue). Retrying is safe: a refused write (OOM) applied
     nothing, and a refused MULTI/EXEC is discarded whole. Web requests keep the impatient one:
     intake must answer, from the database, at once."""
-    return Redis.from_url(
+    return connect(
         url,
         socket_connect_timeout=2,
         socket_timeout=5,
