@@ -178,6 +178,7 @@ DEFAULTS: dict[str, Any] = {
     "CALLBACK_TIMEOUT": 15,
     "CALLBACK_ALLOW_HOSTS": "",
     "CALLBACK_RETRY_SECONDS": "",
+    "CALLBACK_LEASE_SECONDS": 120,  # a worker that dies mid-attempt frees its delivery after this
     # Decide exact re-shares (same bytes) of confirmed content as the original was decided, by
     # the system, undoable for this long (moderation/outcomes/auto_decide.py). Off by default.
     "AUTO_DECIDE_RESHARES": False,

@@ -101,11 +101,16 @@ def dispatch_callbacks() -> int:
     from moderation.core.queueing import enqueue_callback
     from moderation.outcomes import callbacks
 
-    with app_context():
-        due = callbacks.due_deliveries(db.session)
+    with app_context() as app:
+        lease = settings_for(app).callbacks.lease
+        due = callbacks.due_deliveries(db.session)  # pending, due, and no live lease on it
         db.session.commit()
+        # A due delivery nobody holds whose job says it started longer ago than a lease lost
+        # its worker mid-attempt (a live attempt holds the lease): replace that job.
         enqueued = sum(
-            1 for delivery_id, _ in due if enqueue_callback(get_redis(), delivery_id) is not None
+            1
+            for delivery_id, _ in due
+            if enqueue_callback(get_redis(), delivery_id, unclaimed_for=lease) is not None
         )
         log.info("[%s] dispatched %d callback deliveries", _job_id(), enqueued)
         return enqueued

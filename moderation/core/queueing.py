@@ -205,9 +205,19 @@ def enqueue_triage(
     )
 
 
-def enqueue_callback(connection: Redis, delivery_id: int) -> Job | None:
-    """Enqueue one attempt at a callback delivery, unless one is already waiting."""
-    return _enqueue_once(DELIVER_CALLBACK, connection, f"callback-{delivery_id}", delivery_id)
+def enqueue_callback(
+    connection: Redis, delivery_id: int, unclaimed_for: timedelta | None = None
+) -> Job | None:
+    """Enqueue one attempt at a callback delivery, unless one is already waiting;
+    `unclaimed_for`: the delivery has had no lease for that long, so a job that says it started
+    earlier lost its worker (see `job_is_waiting`) and is replaced."""
+    return _enqueue_once(
+        DELIVER_CALLBACK,
+        connection,
+        f"callback-{delivery_id}",
+        delivery_id,
+        unclaimed_for=unclaimed_for,
+    )
 
 
 def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:

@@ -49,7 +49,6 @@ from moderation.media.fetching.post import PostAnswer, post_json
 
 # Seconds after each failed attempt before the next; its length is the number of retries.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
-_LEASE = timedelta(minutes=2)
 # A Retry-After longer than this is capped: the schedule is about three days in all.
 _MAX_RETRY_AFTER = timedelta(hours=24)
 
@@ -59,18 +58,26 @@ class CallbackSettings:
     policy: FetchPolicy = field(default_factory=lambda: FetchPolicy(deadline=15.0))
     schedule: tuple[int, ...] = RETRY_SCHEDULE
     jitter: float = 0.1
+    # How long a worker holds a delivery it is attempting: if it dies mid-attempt, the next
+    # dispatch round takes the delivery again once this has passed (CALLBACK_LEASE_SECONDS).
+    lease: timedelta = timedelta(minutes=2)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CallbackSettings:
         """CALLBACK_ALLOW_HOSTS (like MEDIA_FETCH_ALLOW_HOSTS: `host[:port]` entries exempt
         from the private-address check, for local testing), CALLBACK_TIMEOUT (seconds) and
-        CALLBACK_RETRY_SECONDS (the waits after each failed attempt; RETRY_SCHEDULE if unset)."""
+        CALLBACK_RETRY_SECONDS (the waits after each failed attempt; RETRY_SCHEDULE if unset)
+        and CALLBACK_LEASE_SECONDS (at least the timeout: a live attempt must not lose it)."""
         deadline = float(config.get("CALLBACK_TIMEOUT", 15))
         schedule = config.get("CALLBACK_RETRY_SECONDS") or RETRY_SCHEDULE
         if isinstance(schedule, str):
             schedule = [part for part in schedule.split(",") if part.strip()]
+        lease = float(config.get("CALLBACK_LEASE_SECONDS", 120))
+        if lease <= deadline:
+            raise ValueError("CALLBACK_LEASE_SECONDS must be longer than CALLBACK_TIMEOUT")
         return cls(
             schedule=tuple(int(seconds) for seconds in schedule),
+            lease=timedelta(seconds=lease),
             policy=FetchPolicy(
                 connect_timeout=min(5.0, deadline),
                 read_timeout=min(10.0, deadline),
@@ -175,7 +182,9 @@ def due_deliveries(
     ]
 
 
-def _claim(session: Session, delivery_id: int, now: datetime, force: bool) -> bool:
+def _claim(
+    session: Session, delivery_id: int, now: datetime, force: bool, lease: timedelta
+) -> bool:
     conditions = [
         CallbackDelivery.id == delivery_id,
         or_(CallbackDelivery.claimed_until.is_(None), CallbackDelivery.claimed_until < now),
@@ -188,7 +197,7 @@ def _claim(session: Session, delivery_id: int, now: datetime, force: bool) -> bo
     claimed = session.execute(
         update(CallbackDelivery)
         .where(*conditions)
-        .values(claimed_until=now + _LEASE)
+        .values(claimed_until=now + lease)
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -246,7 +255,7 @@ def deliver(
     holds it, or it no longer exists)."""
     now = now or utcnow()
     forced = requested_by_user_id is not None
-    if not _claim(session, delivery_id, now, force=forced):
+    if not _claim(session, delivery_id, now, force=forced, lease=settings.lease):
         return None
     delivery = session.get(CallbackDelivery, delivery_id, populate_existing=True)
     platform = session.get(Platform, delivery.platform_id) if delivery else None

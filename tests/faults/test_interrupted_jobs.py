@@ -1,0 +1,122 @@
+"""Fault: a worker is killed (SIGKILL, its whole process group) in the middle of a decision's
+callback to the platform: the receiver has the request and has not answered. Once the dead
+worker's lease (CALLBACK_LEASE_SECONDS) has passed, the cron's dispatch round hands the
+delivery to another worker, which delivers it; the platform sees every attempt under one
+webhook-id (so it acts once), and the delivery is recorded delivered exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import select
+
+from models import CallbackDelivery, DeliveryState
+from moderation.core.db import db
+from moderation.outcomes.callback_admin import set_callback
+from tests.factories import make_platform, post_report, report_body, run_worker_burst
+from tests.faults.harness import (
+    kill_group,
+    start_command,
+    start_worker_and_cron,
+    wait_for,
+    worker_env,
+)
+from tests.outcomes.outcome_factories import decide
+
+LEASE = 20  # seconds; more than the callback timeout (15 s), as the settings require
+
+
+@dataclass
+class StallingReceiver:
+    """Records every request; holds the first one unanswered until `release` is set."""
+
+    seen: list[dict[str, str]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/moderation"
+
+
+@contextmanager
+def stalling_receiver() -> Iterator[StallingReceiver]:
+    state = StallingReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.seen.append({k.lower(): v for k, v in self.headers.items()})
+            if len(state.seen) == 1:
+                state.release.wait(120)  # the sender dies while we hold its request
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the held request's sender is dead by now
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _deliveries(app) -> list[tuple[str, int]]:
+    with app.app_context():
+        rows = db.session.execute(select(CallbackDelivery.state, CallbackDelivery.attempts)).all()
+        db.session.rollback()
+    return [(str(state), attempts) for state, attempts in rows]
+
+
+def test_a_callback_cut_off_by_a_worker_kill_is_delivered_once(
+    app, client, database_url, redis_url, tmp_path
+):
+    platform = make_platform(app)
+    report_id = post_report(client, platform, report_body()).get_json()["id"]
+    run_worker_burst(app)  # triaged here: the report waits for a decision
+    with stalling_receiver() as hook:
+        settings = {
+            "CALLBACK_ALLOW_HOSTS": f"127.0.0.1:{hook.port}",
+            "CALLBACK_LEASE_SECONDS": LEASE,
+            "CRON_CALLBACK_INTERVAL_SECONDS": 2,
+        }
+        app.config.update(settings)
+        with app.app_context():
+            set_callback(db.session, platform.slug, hook.url)
+        first, cron = start_worker_and_cron(app, database_url, redis_url, tmp_path, **settings)
+        second = None
+        try:
+            decide(app, report_id, "remove.ncii")  # final at once: the callback is queued
+            wait_for(lambda: len(hook.seen) == 1, 60, "the first worker to call the platform")
+            kill_group(first)  # mid-request: the platform has it, no answer came back
+            env = worker_env(app, database_url, redis_url, **settings)
+            second = start_command(["worker", "--log-level", "WARNING"], env, tmp_path / "w2.log")
+            took = wait_for(
+                lambda: _deliveries(app) == [(DeliveryState.DELIVERED.value, 1)],
+                LEASE + 60,
+                "the other worker to deliver the callback once the lease passed",
+            )
+            print(f"delivered {took:.1f} s after the kill (lease {LEASE} s)")
+        finally:
+            hook.release.set()
+            kill_group(first)
+            kill_group(cron)
+            if second is not None:
+                kill_group(second)
+    assert len(hook.seen) == 2, "one cut-off attempt and one delivery"
+    assert len({request["webhook-id"] for request in hook.seen}) == 1  # the platform dedupes
