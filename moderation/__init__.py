@@ -21,6 +21,22 @@ def _instance_path() -> str | None:
     return configured or None
 
 
+def _trust_proxies(app: Flask) -> None:
+    """Behind PROXY_COUNT reverse proxies, take the client's address and scheme from the
+    X-Forwarded-For/-Proto headers those proxies set (Werkzeug's ProxyFix); otherwise every
+    client would share the proxy's address, and so one rate-limit budget. Only the last
+    PROXY_COUNT entries are trusted: a client cannot spoof its way past them."""
+    count = int(app.config["PROXY_COUNT"])
+    if count < 0:
+        from moderation.config import ConfigurationError
+
+        raise ConfigurationError("MODERATION_PROXY_COUNT must be 0 or more")
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from moderation.config import load_config
     from moderation.core.assets import asset_dir
@@ -42,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(asset_dir("static")),
     )
     load_config(app, test_config)
+    _trust_proxies(app)
     init_settings(app)
     # Before any blueprint: every `<int:...>` in a route is a bounded database id.
     install_id_converter(app)

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "CRON_DIGEST_INTERVAL_SECONDS": 60,
     "CRON_ALERT_INTERVAL_SECONDS": 30,
     "BASE_URL": "http://127.0.0.1:5000",
+    # Reverse proxies in front of the web processes (nginx: 1); their X-Forwarded-* are trusted.
+    "PROXY_COUNT": 0,
     # Intake limits
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "MAX_MEDIA_PER_REPORT": 20,
