@@ -6,13 +6,16 @@ session factory. Nothing connects until the first query.
 
 from __future__ import annotations
 
+import logging
 import select
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -67,7 +70,15 @@ class Database:
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
-            app.extensions["moderation.db"][1].remove()
+            sessions = app.extensions["moderation.db"][1]
+            try:
+                sessions.remove()
+            except DBAPIError as exc:
+                # The database went away mid-request: closing rolls back on a connection that is
+                # gone. The answer (a 503 from the error handler) is made already and must still
+                # be sent; the pool has discarded the connection. Forget the session regardless.
+                sessions.registry.clear()
+                log.warning("database session cleanup failed: %s", type(exc.orig).__name__)
 
     @property
     def engine(self) -> Engine:

@@ -6,6 +6,7 @@ half-written; every acknowledged report reaches review exactly once."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from models import Base, Report, WebhookDelivery
+from models import Base, Media, Report, WebhookDelivery
 from moderation.core.db import db, make_engine
-from tests.factories import make_image, make_platform, report_body
+from moderation.intake import service
+from tests.factories import make_image, make_platform, report_body, signed_headers
 from tests.faults.harness import (
     SWEEP_AFTER,
     SWEEP_EVERY,
@@ -47,11 +49,58 @@ def cluster() -> Iterator[PostgresCluster]:
         pg.close()
 
 
-def test_postgres_stopped_mid_run_loses_and_duplicates_nothing(cluster, redis_server, tmp_path):
+@pytest.fixture
+def pg_app(cluster, redis_server, tmp_path):
+    """The app on the private cluster, with our schema."""
     engine = make_engine(cluster.url)
     Base.metadata.create_all(engine)
     engine.dispose()
     app = make_app(cluster.url, redis_server.url(), tmp_path)
+    app.config["RATE_LIMIT_PLATFORM"] = "100000/minute"  # the fault is the outage, not a 429
+    yield app
+    app.extensions["moderation.db"][0].dispose()
+
+
+def test_the_database_dying_after_a_commit_does_not_break_the_answer(pg_app, cluster, monkeypatch):
+    """The database stops between a delivery's last query and the end of the request (the
+    report is committed; the session still holds a connection): the answer is still sent,
+    202, instead of the session's clean-up raising (a 500 from the server, or a dropped
+    connection). While it is down the next delivery answers 503 with Retry-After; once it is
+    back a replay of the first gets the first answer and the second makes its own report."""
+    platform = make_platform(pg_app)
+    enqueue_after_commit = service.enqueue_after_commit
+
+    def enqueue_then_stop(*args, **kwargs):
+        enqueued = enqueue_after_commit(*args, **kwargs)  # its lane query is the last one
+        cluster.stop("immediate")
+        return enqueued
+
+    monkeypatch.setattr(service, "enqueue_after_commit", enqueue_then_stop)
+    client = pg_app.test_client()
+    url = f"/api/v1/platforms/{platform.slug}/reports"
+    first = json.dumps(report_body([make_image(77)])).encode()
+    first_headers = signed_headers(platform.webhook_secret, first, msg_id="msg_committed")
+    answered = client.post(url, data=first, headers=first_headers)
+    assert answered.status_code == 202, answered.data
+    monkeypatch.undo()
+    second = json.dumps(report_body([make_image(78)])).encode()
+    second_headers = signed_headers(platform.webhook_secret, second, msg_id="msg_while_down")
+    refused = client.post(url, data=second, headers=second_headers)
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert refused.get_json()["error"] == "database_unavailable"
+    cluster.start()
+    replay = client.post(url, data=first, headers=first_headers)
+    assert replay.status_code == 202 and replay.get_json() == answered.get_json()
+    assert client.post(url, data=second, headers=second_headers).status_code == 202
+    with pg_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Report)).scalar_one() == 2
+        assert db.session.execute(select(func.count()).select_from(Media)).scalar_one() == 2
+
+
+def test_postgres_stopped_mid_run_loses_and_duplicates_nothing(
+    pg_app, cluster, redis_server, tmp_path
+):
+    app = pg_app
     client = app.test_client()
     worker, cron = start_worker_and_cron(
         app, cluster.url, redis_server.url(), tmp_path, TRIAGE_DEAD_AFTER_SECONDS=DEAD_AFTER
@@ -61,13 +110,18 @@ def test_postgres_stopped_mid_run_loses_and_duplicates_nothing(cluster, redis_se
     seed = iter(range(10_000))
     stop_sending = threading.Event()
 
+    crashed: list[BaseException] = []
+
     def keep_sending(limit: int) -> None:
         # One platform posting steadily through the outage (bounded by `limit` deliveries).
-        for _ in range(limit):
-            if stop_sending.is_set():
-                return
-            sender.send(report_body([make_image(next(seed))]))
-            time.sleep(0.02)
+        try:
+            for _ in range(limit):
+                if stop_sending.is_set():
+                    return
+                sender.send(report_body([make_image(next(seed))]))
+                time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001 - a request that raised instead of answering
+            crashed.append(exc)
 
     batch = scaled(200, 30)
     try:
@@ -84,6 +138,7 @@ def test_postgres_stopped_mid_run_loses_and_duplicates_nothing(cluster, redis_se
         time.sleep(2)
         stop_sending.set()
         steady.join(timeout=60)
+        assert not crashed, f"a request raised instead of answering: {crashed[0]!r}"
         sender.retry_unacknowledged(attempts=10, pause=1.0)
         acknowledged = sender.acknowledged
         assert len(acknowledged) == len(sender.deliveries), sender.figures()
@@ -112,4 +167,3 @@ def test_postgres_stopped_mid_run_loses_and_duplicates_nothing(cluster, redis_se
             select(func.count()).select_from(WebhookDelivery)
         ).scalar_one()
         assert reports == deliveries == len(sender.deliveries)
-    app.extensions["moderation.db"][0].dispose()
