@@ -198,16 +198,17 @@ def worker(queues: tuple[str, ...], burst: bool, log_level: str) -> None:
     from rq.serializers import JSONSerializer
 
     from moderation.core.queueing import QUEUE_GROUPS, QUEUE_NAMES, queue, worker_queue_names
-    from moderation.core.redis_conn import patient_redis_from_url
+    from moderation.core.redis_conn import patient_redis_from_url, redis_from_url
 
     try:
         names = worker_queue_names(queues)
     except ValueError as exc:
         known = ", ".join(dict.fromkeys([*QUEUE_GROUPS, *QUEUE_NAMES]))
         raise click.BadParameter(f"unknown queue {exc}; known: {known}") from exc
-    # Patient: a Redis restart pauses this worker instead of ending it (core/redis_conn.py).
+    # A Redis missing at start is an error at once; once started, a Redis restart pauses this
+    # worker instead of ending it (the patient connection, core/redis_conn.py).
+    _refuse_unsafe_redis(redis_from_url(current_app.config["REDIS_URL"]))
     connection = patient_redis_from_url(current_app.config["REDIS_URL"])
-    _refuse_unsafe_redis(connection)
     # SimpleWorker runs jobs in this process, so the app, database pool and ONNX sessions are
     # created once per worker process (lazily) instead of once per job in a fork. Decoding is
     # fenced by limits; a report whose triage keeps dying is failed after a few attempts.
@@ -242,9 +243,10 @@ def sweep(as_json: bool) -> None:
 def cron(once: bool) -> None:
     """Enqueue periodic jobs (the sweeper). Safe to run in several places: a Redis lock per
     period lets only one process enqueue each tick."""
-    from moderation.core.redis_conn import patient_redis_from_url
+    from moderation.core.redis_conn import patient_redis_from_url, redis_from_url
     from moderation.core.scheduling import run_cron
 
+    redis_from_url(current_app.config["REDIS_URL"]).ping()  # missing at start: one sentence
     run_cron(patient_redis_from_url(current_app.config["REDIS_URL"]), current_app.config, once)
 
 
