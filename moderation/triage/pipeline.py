@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -45,6 +45,7 @@ from moderation.media.store import MediaStore, MediaStoreError
 from moderation.media.video import VideoLimits
 from moderation.triage import clusters, signals
 from moderation.triage.media_fetch import TransientFetchError, fetch_media
+from moderation.triage.ownership import claim, still_claimed
 from moderation.triage.policy import compute_priority, reshare_points
 
 log = logging.getLogger(__name__)
@@ -127,44 +128,6 @@ class MediaOutcome:
     error: str | None = None
     size_bytes: int | None = None
     found: list[Signal] = field(default_factory=list)
-
-
-def claim(session: Session, report_id: int, stale_after: timedelta) -> Report | None:
-    """Move the report to `triaging` if it is waiting (or its last triage died); commit.
-
-    Returns the claimed report with its media and signals loaded (read by the same transaction
-    that claimed it, so triage needs no second round trip to reload it), or None when another
-    worker holds it or the work is already done.
-    """
-    now = utcnow()
-    report = (
-        session.execute(
-            update(Report)
-            .where(
-                Report.id == report_id,
-                or_(
-                    Report.status == ReportStatus.RECEIVED,
-                    (Report.status == ReportStatus.TRIAGING)
-                    & (Report.triage_started_at < now - stale_after),
-                ),
-            )
-            .values(
-                status=ReportStatus.TRIAGING,
-                triage_started_at=now,
-                triage_attempts=Report.triage_attempts + 1,
-            )
-            .returning(Report)
-            # Signals too: priority reads them, and loading them here keeps that read out of
-            # the cluster lock.
-            .options(selectinload(Report.media), selectinload(Report.signals)),
-            # The row as claimed, even if the caller's session already held the report.
-            execution_options={"synchronize_session": False, "populate_existing": True},
-        )
-        .scalars()
-        .one_or_none()
-    )
-    session.commit()
-    return report
 
 
 def analyse_media(
@@ -321,10 +284,12 @@ def _give_up_on_media(report: Report) -> None:
 def triage_report(
     session: Session, store: MediaStore, report_id: int, settings: TriageSettings
 ) -> str:
-    """Triage one report end to end and commit. Returns what happened (`done`, `skipped`)."""
+    """Triage one report end to end and commit. Returns what happened: `done`, `skipped` (not
+    waiting), or `lost` (given to another triage while this one ran; nothing written)."""
     report = claim(session, report_id, settings.stale_after)
     if report is None:
         return "skipped"
+    attempt = report.triage_attempts  # this claim's number, before any commit reloads the row
     if report.triage_attempts > settings.max_attempts:
         _give_up_on_media(report)
     try:
@@ -355,12 +320,17 @@ def triage_report(
         report.signals.extend(found_in_text)
         report.language = language
         clusters.lock_clusters(session)
-        # An upstream update may have raised the category since the claim (see
-        # intake/mastodon.py); score the category the row has now. A raise after this read
-        # queues a re-score, which waits for this lock.
-        report.category = session.execute(
-            select(Report.category).where(Report.id == report.id)
-        ).scalar_one()
+        # Still ours? If the sweeper gave the report away (this worker's heartbeat stalled)
+        # and another worker claimed it, that worker's triage is the one that counts. The row
+        # stays locked to the commit, so the sweeper cannot give it away in between. The
+        # category is the row's current one: an upstream update may have raised it since the
+        # claim (intake/mastodon.py; a raise after this read queues a re-score).
+        category = still_claimed(session, report.id, attempt)
+        if category is None:
+            session.rollback()
+            log.warning("report %s was given to another triage; this one stops", report.id)
+            return "lost"
+        report.category = category
         now = utcnow()
         cluster_outcome = None
         if queries:
