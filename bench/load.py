@@ -199,6 +199,7 @@ def main() -> None:
         environment.events.request.add_listener(_record)  # the environment's own event hooks
         runner = environment.create_local_runner()
         sampler = gevent.spawn(_sample_backlog)
+        cpu_before = base._process_cpu()
         started = time.time()
         runner.start_shape()
         gevent.sleep(1.0)
@@ -207,6 +208,11 @@ def main() -> None:
             gevent.sleep(0.5)
         runner.quit()
         ended = time.time()
+        # Where the cores went while load was offered: the first bottleneck is whoever needed
+        # more than its share.
+        cpu = base._cpu_split(
+            cpu_before, base._process_cpu(), processes[0].pid, {p.pid for p in processes[1:]}
+        )
         drain_started = time.time()
         while time.time() - drain_started < args.drain_seconds:
             if backlog and backlog[-1][1] == 0 and backlog[-1][0] > ended:
@@ -268,6 +274,8 @@ def main() -> None:
         "cores": os.cpu_count(),
         "sustained_per_s": max(sustained) if sustained else 0,
         "drain_after_last_stage_s": round(drained, 1),
+        "cpu_s_while_offered": cpu,
+        "cpu_s_available": round((ended - started) * (os.cpu_count() or 1), 1),
         "reports": len(rows),
         "stages": figures,
     }
