@@ -152,16 +152,7 @@ def main() -> None:
             [*gunicorn, "--log-level", "warning", "moderation.wsgi:app"], env=env, cwd=ROOT
         )
     ]
-    processes += [
-        subprocess.Popen(
-            [str(BIN / "moderation"), "worker", "triage"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(args.workers)
-    ]
+    processes += base.start_triage_workers(env, args.workers)
     samples: list[tuple[float, float, bool]] = []  # (time sent, ms, ok)
     backlog: list[tuple[float, int]] = []  # (time, reports received and not yet queued)
     engine = create_engine(args.database)

@@ -107,6 +107,20 @@ def _setup(env: dict[str, str], banked: list[bytes], md5: bool) -> tuple[str, st
     return creds.slug, creds.webhook_secret
 
 
+def start_triage_workers(env: dict[str, str], count: int) -> list[subprocess.Popen]:
+    """`count` `moderation worker triage` processes, as a deployment runs them."""
+    return [
+        subprocess.Popen(
+            [str(BIN / "moderation"), "worker", "triage"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
 def _compute_bound(images: list[bytes], workers: int) -> dict[str, float]:
     """Per-image seconds of the work a triage job cannot avoid, in this process (warm): reading
     the image back from the encrypted media store (as triage does), then the analysis."""
@@ -325,16 +339,7 @@ def main() -> None:
             cwd=ROOT,
         )
     ]
-    processes += [
-        subprocess.Popen(
-            [str(BIN / "moderation"), "worker", "triage"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(args.workers)
-    ]
+    processes += start_triage_workers(env, args.workers)
     engine = create_engine(args.database)
     url = f"http://127.0.0.1:{port}/api/v1/platforms/{slug}/reports"
     try:

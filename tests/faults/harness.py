@@ -474,3 +474,25 @@ def assert_each_reviewed_once(
     )
     assert verdict.ok, verdict
     return outcome
+
+
+def after_the_fault(
+    app, sender: Sender, bodies: Iterable[dict[str, Any]], slack: float = 30
+) -> int:
+    """Once a fault has cleared: send `bodies`, retry every delivery not yet acknowledged (as
+    platforms do), and wait until every acknowledged report is triaged, within the sweeper's
+    period (pending for SWEEP_AFTER, the next sweep, then triage, plus `slack`). Returns how
+    many reports were acknowledged in all."""
+    for body in bodies:
+        sender.send(body)
+    sender.retry_unacknowledged()
+    acknowledged = sender.acknowledged
+    bound = SWEEP_AFTER + 2 * SWEEP_EVERY + slack
+    wait_for(all_queued(app, acknowledged), bound, "every acknowledged report triaged")
+    return len(acknowledged)
+
+
+def assert_still_running(during: str, **processes: subprocess.Popen) -> None:
+    """The worker and the cron rode out the fault instead of exiting (their logs say why)."""
+    for name, process in processes.items():
+        assert process.poll() is None, f"the {name} quit {during} ({name}.log)"

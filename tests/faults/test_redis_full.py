@@ -15,13 +15,13 @@ from redis.exceptions import OutOfMemoryError
 
 from tests.factories import make_image, make_platform, report_body
 from tests.faults.harness import (
-    SWEEP_AFTER,
     SWEEP_EVERY,
     RedisServer,
     Sender,
     StallingMediaHost,
-    all_queued,
+    after_the_fault,
     assert_each_reviewed_once,
+    assert_still_running,
     kill_group,
     scaled,
     start_command,
@@ -80,15 +80,10 @@ def test_intake_answers_and_nothing_is_lost_while_redis_is_full(
         time.sleep(SWEEP_EVERY)  # and so does the cron
         redis_server.client().delete(*[f"filler:{number}" for number in range(fillers)])
         freed = time.monotonic()
-        for _ in range(batch // 2):
-            sender.send(report_body([make_image(next(seed))]))
-        sender.retry_unacknowledged()
-        acknowledged = sender.acknowledged
-        bound = SWEEP_AFTER + 2 * SWEEP_EVERY + 30
-        wait_for(all_queued(app, acknowledged), bound, "every acknowledged report triaged")
-        print(f"all {len(acknowledged)} triaged {time.monotonic() - freed:.1f} s after freeing")
-        assert worker.poll() is None, "the worker quit while Redis was full (worker.log)"
-        assert cron.poll() is None, "the cron quit while Redis was full (cron.log)"
+        bodies = (report_body([make_image(next(seed))]) for _ in range(batch // 2))
+        acknowledged = after_the_fault(app, sender, bodies)
+        print(f"all {acknowledged} triaged {time.monotonic() - freed:.1f} s after freeing")
+        assert_still_running("while Redis was full", worker=worker, cron=cron)
     finally:
         host.hold.clear()
         kill_group(worker)

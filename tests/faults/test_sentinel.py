@@ -23,11 +23,10 @@ from moderation.core.localservices import free_port, start_redis_server, wait_fo
 from moderation.core.redis_urls import connect
 from tests.factories import make_image, make_platform, report_body
 from tests.faults.harness import (
-    SWEEP_AFTER,
-    SWEEP_EVERY,
     Sender,
-    all_queued,
+    after_the_fault,
     assert_each_reviewed_once,
+    assert_still_running,
     kill_group,
     scaled,
     start_worker_and_cron,
@@ -134,18 +133,13 @@ def test_nothing_acknowledged_is_lost_when_the_primary_fails_over(
         during = dict(sender.answers - before)
         took = wait_for(lambda: sentinels.master_port() != old_port, 60, "Sentinel to fail over")
         assert sentinels.master_port() == sentinels.replica_port
-        for _ in range(batch // 2):
-            sender.send(report_body([make_image(next(seed))]))
-        sender.retry_unacknowledged()
-        acknowledged = sender.acknowledged
-        bound = SWEEP_AFTER + 2 * SWEEP_EVERY + 60
-        wait_for(all_queued(app, acknowledged), bound, "every acknowledged report triaged")
+        bodies = (report_body([make_image(next(seed))]) for _ in range(batch // 2))
+        acknowledged = after_the_fault(app, sender, bodies, slack=60)
         print(
-            f"failover {took:.1f} s after the kill; all {len(acknowledged)} triaged "
+            f"failover {took:.1f} s after the kill; all {acknowledged} triaged "
             f"{time.monotonic() - killed:.1f} s after it; answers meanwhile: {during}"
         )
-        assert worker.poll() is None, "the worker quit during the failover (worker.log)"
-        assert cron.poll() is None, "the cron quit during the failover (cron.log)"
+        assert_still_running("during the failover", worker=worker, cron=cron)
     finally:
         kill_group(worker)
         kill_group(cron)
