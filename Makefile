@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-faults install system-deps translations lint bench bench-load bench-fuzz clean
+.PHONY: demo test test-faults test-faults-short install system-deps translations lint bench bench-load bench-fuzz clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,16 +35,24 @@ translations: $(STAMP)
 demo: system-deps install
 	$(PY) -m moderation.demo.devstack
 
-# SQLite pass runs everything; the PostgreSQL pass re-runs every database test.
+# SQLite pass runs everything; the PostgreSQL pass re-runs every database test. The fault-
+# injection suite (tests/faults/, minutes of real outages and kills) is its own target.
 test: system-deps install
 	$(VENV)/bin/ruff check moderation models workers tests bench
-	$(PY) -m pytest -q -n 2 --dist loadfile
-	MODERATION_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -n 2 --dist loadfile -m db
+	$(PY) -m pytest -q -n 2 --dist loadfile --ignore=tests/faults
+	MODERATION_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -n 2 --dist loadfile -m db --ignore=tests/faults
 
 # Fault injection (tests/faults/): workers killed, Redis and PostgreSQL stopped, filled and
-# restarted mid-run. `make test` runs a shortened version; FAULTS_SCALE=full the issue's sizes.
+# restarted mid-run, failover, two hosts, backup and restore. `test-faults-short` (run by CI
+# after `make test`) is each fault in its shortened form, on SQLite and again on PostgreSQL;
+# `test-faults` runs them at the issue's sizes (FAULTS_SCALE=full).
+test-faults-short: system-deps install
+	$(PY) -m pytest -q -n 2 --dist loadfile tests/faults
+	MODERATION_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -n 2 --dist loadfile -m db tests/faults
+
 test-faults: system-deps install
 	FAULTS_SCALE=full $(PY) -m pytest -q -s tests/faults
+	FAULTS_SCALE=full MODERATION_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -s -m db tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check moderation models workers tests bench

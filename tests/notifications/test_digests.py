@@ -12,9 +12,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from models import MailState, OutgoingMail
+from models import ExposureDay, MailState, OutgoingMail
 from moderation.core.db import db
 from moderation.core.redis_conn import get_redis
 from moderation.notifications import digests, outbox
@@ -276,9 +276,12 @@ def test_queue_digest_for_seniors(mail_app, client, mailbox, world):
         wellness_settings = settings_for(mail_app).wellness
         for _ in range(2):
             wellness.count_reveal(db.session, world.moderator_id, wellness_settings)
-        db.session.commit()
         settings = settings_for(mail_app).notifications
         later = utcnow() + timedelta(hours=30)
+        # The digest covers the 24 hours before `later`, which hold today only before 18:00
+        # UTC: the cap reached today is moved to `later`'s day, inside the window.
+        db.session.execute(update(ExposureDay).values(day=later.astimezone(UTC).date()))
+        db.session.commit()
         result = digests.send_round(db.session, settings, now=later, on_demand=True)
         outbox.dispatch(db.session, get_redis(), settings, result.recorded)
     run_worker_burst(mail_app)
