@@ -226,9 +226,13 @@ def enqueue_rescore(connection: Redis, report_id: int) -> Job | None:
 
 
 def enqueue_mail(
-    connection: Redis, mail_id: int, retry_seconds: tuple[int, ...] = SEND_MAIL.retry_intervals
+    connection: Redis,
+    mail_id: int,
+    retry_seconds: tuple[int, ...] = SEND_MAIL.retry_intervals,
+    unclaimed_for: timedelta | None = None,
 ) -> Job | None:
     """Enqueue sending one recorded message, unless its job is already waiting (or scheduled
-    for a retry); `retry_seconds` are the waits between attempts (MAIL_RETRY_SECONDS)."""
+    for a retry); `retry_seconds` are the waits between attempts (MAIL_RETRY_SECONDS);
+    `unclaimed_for` as for `enqueue_callback` (the message's lease expired that long ago)."""
     spec = replace(SEND_MAIL, retries=len(retry_seconds), retry_intervals=tuple(retry_seconds))
-    return _enqueue_once(spec, connection, f"mail-{mail_id}", mail_id)
+    return _enqueue_once(spec, connection, f"mail-{mail_id}", mail_id, unclaimed_for=unclaimed_for)

@@ -231,13 +231,22 @@ def deliver(
     return str(row.state)
 
 
-def pending_ids(session: Session, limit: int = 500) -> list[int]:
-    """Messages waiting for an attempt, oldest first (the dispatcher re-enqueues those whose
-    job was lost: Redis is never the only copy)."""
+def pending_ids(session: Session, settings: NotificationSettings, limit: int = 500) -> list[int]:
+    """Messages waiting for an attempt, oldest first: pending ones (the dispatcher re-enqueues
+    those whose job was lost: Redis is never the only copy), and those whose sender died
+    mid-send (their lease expired), so that the next attempt settles them: an alert or notice
+    is sent again, a digest becomes `uncertain` (see `_claim`)."""
+    expired = utcnow() - timedelta(seconds=settings.lease_seconds)
     return list(
         session.execute(
             select(OutgoingMail.id)
-            .where(OutgoingMail.state == MailState.PENDING.value)
+            .where(
+                or_(
+                    OutgoingMail.state == MailState.PENDING.value,
+                    (OutgoingMail.state == MailState.SENDING.value)
+                    & (OutgoingMail.sending_since < expired),
+                )
+            )
             .order_by(OutgoingMail.created_at, OutgoingMail.id)
             .limit(limit)
         ).scalars()
@@ -254,8 +263,14 @@ def dispatch(
 
     if settings.smtp is None:
         return 0
-    chosen = pending_ids(session) if ids is None else ids
-    return sum(1 for mail_id in chosen if enqueue_mail(connection, mail_id, settings.retry_seconds))
+    chosen = pending_ids(session, settings) if ids is None else ids
+    # A message unclaimed for a lease whose job says it started lost its worker: replace it.
+    lease = timedelta(seconds=settings.lease_seconds)
+    return sum(
+        1
+        for mail_id in chosen
+        if enqueue_mail(connection, mail_id, settings.retry_seconds, unclaimed_for=lease)
+    )
 
 
 def send_soon(connection: Any, settings: NotificationSettings, mail_id: int | None) -> None:

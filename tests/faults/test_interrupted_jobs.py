@@ -120,3 +120,79 @@ def test_a_callback_cut_off_by_a_worker_kill_is_delivered_once(
                 kill_group(second)
     assert len(hook.seen) == 2, "one cut-off attempt and one delivery"
     assert len({request["webhook-id"] for request in hook.seen}) == 1  # the platform dedupes
+
+
+MAIL_LEASE = 12  # seconds; longer than SMTP_TIMEOUT below
+
+
+def test_an_urgent_alert_cut_off_by_a_worker_kill_is_sent_again(
+    app, client, database_url, redis_url, tmp_path
+):
+    """The SMTP server has the alert's DATA and has not answered when the worker dies: once the
+    lease (MAIL_LEASE_SECONDS) has passed, the cron's alert round hands the message to another
+    worker, which sends it again under the same Message-ID (an alert is sent at least once;
+    mail clients fold the duplicate)."""
+    from models import MailKind, MailState, OutgoingMail
+    from tests.cases.case_factories import escalate
+    from tests.factories import make_user
+    from tests.notifications.notify_factories import open_case, sensitive_report
+    from tests.notifications.smtp_server import smtp_server
+
+    with smtp_server(tmp_path) as box:
+        settings = {
+            "SMTP_URL": box.url,
+            "SMTP_CA_FILE": box.ca_file,
+            "SMTP_TIMEOUT": 5,
+            "MAIL_FROM": "Moderation queue <noreply@moderation.example>",
+            "BASE_URL": "https://moderation.example",
+            "MAIL_RETRY_SECONDS": "1,1,1",
+            "MAIL_LEASE_SECONDS": MAIL_LEASE,
+            "CRON_ALERT_INTERVAL_SECONDS": 2,
+            "CRON_DIGEST_INTERVAL_SECONDS": 3600,
+        }
+        app.config.update(settings, CLASSIFIER_MODEL="", MEDIA_INDEX_DIR=str(tmp_path / "mi"))
+        moderator = make_user(app, "mod@example.org", "moderator")
+        make_user(app, "liaison@example.org", "liaison")
+        report = sensitive_report(app, client, 401)
+        escalate(app, report, moderator, "her address is posted")
+        box.hold.set()
+        first, cron = start_worker_and_cron(app, database_url, redis_url, tmp_path, **settings)
+        second = None
+        try:
+            open_case(app, [report], urgency="immediate")  # the cron's alert round records it
+            wait_for(lambda: len(box.held) == 1, 60, "the first worker to hand SMTP the alert")
+            kill_group(first)  # DATA sent, no answer read: the server may have it
+            box.hold.clear()
+            env = worker_env(app, database_url, redis_url, **settings)
+            second = start_command(["worker", "--log-level", "WARNING"], env, tmp_path / "w2.log")
+
+            def sent() -> list[str]:
+                with app.app_context():
+                    states = (
+                        db.session.execute(
+                            select(OutgoingMail.state).where(
+                                OutgoingMail.kind == MailKind.URGENT_ALERT
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
+                    db.session.rollback()
+                return [str(state) for state in states]
+
+            took = wait_for(
+                lambda: sent() == [MailState.SENT.value], MAIL_LEASE + 60, "the alert to be sent"
+            )
+            print(f"alert sent {took:.1f} s after the kill (lease {MAIL_LEASE} s)")
+        finally:
+            box.hold.clear()
+            kill_group(first)
+            kill_group(cron)
+            if second is not None:
+                kill_group(second)
+    delivered = box.messages()
+    assert len(delivered) == 1 and delivered[0]["To"] == "liaison@example.org"
+    from email import message_from_bytes, policy
+
+    held = message_from_bytes(box.held[0], policy=policy.default)
+    assert held["Message-ID"] == delivered[0]["Message-ID"]  # the same message, again

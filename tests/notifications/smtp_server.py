@@ -4,9 +4,11 @@ and refusing the messages a test scripts it to refuse."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,6 +71,10 @@ class Mailbox:
     auth_seen: list[str] = field(default_factory=list)
     tls_seen: list[bool] = field(default_factory=list)
     scheme: str = "smtp+starttls"
+    # While set, DATA is read (into `held`) and left unanswered: a sender killed meanwhile
+    # leaves a message the server may have, the one uncertain moment of SMTP.
+    hold: threading.Event = field(default_factory=threading.Event)
+    held: list[bytes] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -101,6 +107,11 @@ def smtp_server(folder: Path, mode: str = "starttls") -> Iterator[Mailbox]:
     class Handler:
         async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd
             box.tls_seen.append(session.ssl is not None)
+            if box.hold.is_set():
+                box.held.append(envelope.original_content or envelope.content)
+                while box.hold.is_set():
+                    await asyncio.sleep(0.05)
+                return "451 4.3.0 the sender is gone"
             if box.refuse_next:
                 return box.refuse_next.pop(0)
             box.received.append(
