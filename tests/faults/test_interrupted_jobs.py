@@ -196,3 +196,84 @@ def test_an_urgent_alert_cut_off_by_a_worker_kill_is_sent_again(
 
     held = message_from_bytes(box.held[0], policy=policy.default)
     assert held["Message-ID"] == delivered[0]["Message-ID"]  # the same message, again
+
+
+def test_a_digest_cut_off_by_a_worker_kill_is_not_sent_twice_and_not_lost(
+    app, client, database_url, redis_url, tmp_path
+):
+    """A digest is sent at most once: the SMTP server has its DATA and has not answered when the
+    worker dies, so after the lease the next attempt marks it `uncertain` instead of sending it
+    again; the next digest then covers the lost one's window, so what it said is not lost."""
+    from models import MailKind, MailState, OutgoingMail
+    from moderation.core.redis_conn import get_redis
+    from moderation.notifications import digests, outbox
+    from moderation.settings import settings_for
+    from tests.factories import make_user
+    from tests.notifications.notify_factories import sensitive_report, set_preferences
+    from tests.notifications.smtp_server import smtp_server
+
+    with smtp_server(tmp_path) as box:
+        settings = {
+            "SMTP_URL": box.url,
+            "SMTP_CA_FILE": box.ca_file,
+            "SMTP_TIMEOUT": 5,
+            "MAIL_FROM": "Moderation queue <noreply@moderation.example>",
+            "BASE_URL": "https://moderation.example",
+            "MAIL_RETRY_SECONDS": "1,1,1",
+            "MAIL_LEASE_SECONDS": MAIL_LEASE,
+            "CRON_ALERT_INTERVAL_SECONDS": 2,
+            "CRON_DIGEST_INTERVAL_SECONDS": 3600,
+        }
+        app.config.update(settings, CLASSIFIER_MODEL="", MEDIA_INDEX_DIR=str(tmp_path / "mi"))
+        set_preferences(app, make_user(app, "senior@example.org", "senior"), queue_digest=True)
+        sensitive_report(app, client, 402)  # waiting in the queue: the digest has news
+
+        def digest_now() -> None:
+            with app.app_context():
+                notifications = settings_for(app).notifications
+                result = digests.send_round(db.session, notifications, on_demand=True)
+                outbox.dispatch(db.session, get_redis(), notifications, result.recorded)
+
+        def rows() -> list[tuple[str, object]]:
+            with app.app_context():
+                found = db.session.execute(
+                    select(OutgoingMail.state, OutgoingMail.covers_from)
+                    .where(OutgoingMail.kind == MailKind.DIGEST)
+                    .order_by(OutgoingMail.id)
+                ).all()
+                db.session.rollback()
+            return [(str(state), covers_from) for state, covers_from in found]
+
+        box.hold.set()
+        first, cron = start_worker_and_cron(app, database_url, redis_url, tmp_path, **settings)
+        second = None
+        try:
+            digest_now()
+            wait_for(lambda: len(box.held) == 1, 60, "the first worker to hand SMTP the digest")
+            kill_group(first)  # DATA sent, no answer read: the server may have it
+            box.hold.clear()
+            env = worker_env(app, database_url, redis_url, **settings)
+            second = start_command(["worker", "--log-level", "WARNING"], env, tmp_path / "w2.log")
+            wait_for(
+                lambda: [state for state, _ in rows()] == [MailState.UNCERTAIN.value],
+                MAIL_LEASE + 60,
+                "the cut-off digest to be settled as uncertain",
+            )
+            digest_now()  # the next digest
+            wait_for(
+                lambda: (
+                    [state for state, _ in rows()]
+                    == [MailState.UNCERTAIN.value, MailState.SENT.value]
+                ),
+                60,
+                "the next digest to be sent",
+            )
+        finally:
+            box.hold.clear()
+            kill_group(first)
+            kill_group(cron)
+            if second is not None:
+                kill_group(second)
+    (lost, lost_from), (_, next_from) = rows()
+    assert next_from == lost_from  # the next digest covers what the uncertain one would have
+    assert len(box.messages()) == 1  # the cut-off digest was not sent again
