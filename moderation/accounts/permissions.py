@@ -115,7 +115,7 @@ class Principal:
     """A `models.User` as these rules see it: the account and the configured `CSAM_ROLES`.
 
     The rules never read the app's configuration, so whoever asks about a user passes the roles
-    along: a signed-in browser's user (accounts/login.py's SessionUser) carries them already; a
+    along: a signed-in browser's user (views/session.py's SessionUser) carries them already; a
     service holding a `models.User` (a case's actor, a digest's recipient) wraps it in this."""
 
     user: Any

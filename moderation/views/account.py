@@ -15,7 +15,6 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import signin, totp
-from moderation.accounts.login import account_settings, start_browser_session
 from moderation.accounts.passwords import MIN_PASSWORD_LENGTH
 from moderation.accounts.users import PasswordRejected, change_password, get_user
 from moderation.core.db import db
@@ -24,6 +23,7 @@ from moderation.core.limits import limiter, unauthenticated_failure
 from moderation.core.redis_conn import get_redis
 from moderation.notifications import account_mail, outbox
 from moderation.settings import settings_for
+from moderation.views.session import account_settings, start_browser_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

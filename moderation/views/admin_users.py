@@ -13,7 +13,6 @@ from wtforms.validators import DataRequired, Length
 
 from models import Role
 from moderation.accounts import invitations, users
-from moderation.accounts.login import account_settings
 from moderation.accounts.permissions import Action, permission_required
 from moderation.core.db import db
 from moderation.core.errors import ConflictError, ValidationError
@@ -21,6 +20,7 @@ from moderation.core.redis_conn import get_redis
 from moderation.notifications import account_mail, outbox
 from moderation.settings import settings_for
 from moderation.views.auth import invitation_url
+from moderation.views.session import account_settings
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 

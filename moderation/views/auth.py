@@ -25,7 +25,6 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from moderation.accounts import invitations, signin, totp
-from moderation.accounts.login import account_settings, start_browser_session
 from moderation.accounts.permissions import Action, can
 from moderation.accounts.users import get_user, sign_out
 from moderation.core.db import db
@@ -36,6 +35,7 @@ from moderation.core.redis_conn import get_redis
 from moderation.notifications import account_mail, outbox
 from moderation.settings import settings_for
 from moderation.views.account import password_problem
+from moderation.views.session import account_settings, start_browser_session
 
 bp = Blueprint("auth", __name__)
 

@@ -52,7 +52,7 @@ LABELS = {
 
 
 def _actor() -> Actor:
-    # The signed-in user carries the configured CSAM_ROLES (accounts/login.py).
+    # The signed-in user carries the configured CSAM_ROLES (views/session.py).
     return Actor.of(current_user.user, current_user.csam_roles)
 
 

@@ -122,8 +122,8 @@ def test_a_bare_user_is_never_guessed_into_the_csam_roles():
 
 def test_a_signed_in_user_carries_the_csam_roles_of_the_settings(app):
     from models import User
-    from moderation.accounts.login import SessionUser
     from moderation.settings import settings_for
+    from moderation.views.session import SessionUser
     from tests.factories import make_user
 
     app.config["CSAM_ROLES"] = "admin"

@@ -1,4 +1,5 @@
-"""flask-login wiring: the session cookie carries a revocable server-side session token."""
+"""flask-login wiring, a view-layer concern and so beside the views: the session cookie carries
+a revocable server-side session token; the account services it calls take their settings."""
 
 from __future__ import annotations
 
